@@ -58,8 +58,15 @@ class PlaybookResult:
     def stats(self):
         return (self.data or {}).get("stats", {})
 
+    def failures(self):
+        """(task, host, msg) of every failed or unreachable task result."""
+        return [(n, h, r.get("msg") or r.get("stderr") or r) for n, h, r in self.tasks()
+                if r.get("failed") or r.get("unreachable")]
+
     def __repr__(self):
-        return "PlaybookResult(rc=%s)\nSTDOUT:\n%s\nSTDERR:\n%s" % (self.rc, self.stdout[-6000:], self.stderr[-3000:])
+        if self.data is None:
+            return "PlaybookResult(rc=%s)\nSTDOUT:\n%s\nSTDERR:\n%s" % (self.rc, self.stdout[-6000:], self.stderr[-3000:])
+        return "PlaybookResult(rc=%s, failures=%r)\nSTDERR:\n%s" % (self.rc, self.failures(), self.stderr[-3000:])
 
 
 def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory=None, env=None, timeout=600, args=()):

@@ -3,14 +3,13 @@ from harness import localhost_play, run_playbook
 
 
 def test_action_group_reaches_amazon_and_community_aws(moto):
-    moto.client("ecs").create_cluster(clusterName="group-check")
     play = localhost_play([
         {"name": "caller", "amazon.aws.aws_caller_info": {}, "register": "caller"},
-        {"name": "ecs", "community.aws.ecs_cluster": {"name": "group-check", "state": "present",
-                                                       "capacity_providers": ["FARGATE"]}},
+        {"name": "ecr", "community.aws.ecs_ecr": {"name": "group-check"}},
     ], moto.url)
     result = run_playbook(play)
     assert result.rc == 0, result
     # moto's default account proves the calls went to the moto endpoint, not to AWS.
     assert result.task("caller")["account"] == "123456789012"
-    assert result.task("ecs")["cluster"]["clusterName"] == "group-check"
+    assert result.task("ecr")["changed"] is True
+    assert moto.client("ecr").describe_repositories()["repositories"][0]["repositoryName"] == "group-check"
