@@ -1,0 +1,57 @@
+"""The lab's fixed layout: ports, names, address ranges. One place, read by every lab part.
+
+Every value can be overridden by an environment variable of the same name prefixed LAB_
+(e.g. LAB_AWS_PORT=4567), so two labs or a test and a dev lab can coexist.
+"""
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _env(name, default, cast=str):
+    return cast(os.environ.get("LAB_" + name, default))
+
+
+STATE_DIR = Path(_env("STATE_DIR", str(REPO / ".lab")))       # git-ignored: pids, logs, keys, traffic records
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"                                     # moto's default account
+AWS_PORT = _env("AWS_PORT", 4566, int)                          # moto (extended) on loopback
+AWS_ENDPOINT = "http://127.0.0.1:%d" % AWS_PORT
+
+# The seeded world (issue 3 §6)
+CLUSTER = "prod-ecs-cluster"
+APP = "myapp"
+SLOTS = ("a", "b")                                              # services myapp-a / myapp-b, target groups myapp-a / myapp-b
+LIVE_SLOT = "a"
+LIVE_TAG = "v1.2.2"
+DESIRED_COUNT = _env("DESIRED_COUNT", 4, int)
+CONTAINER_NAME = "myapp"
+CONTAINER_PORT = 8080
+ALB_NAME = "myapp-alb"
+
+# ALB listeners (port in the API) -> local port the data-plane proxy serves it on
+PROD_LISTENER_PORT = 80
+TEST_LISTENER_PORT = 9000
+VM_LISTENER_PORT = 8080
+LISTENER_LOCAL_PORTS = {
+    PROD_LISTENER_PORT: _env("PROD_PORT", 18080, int),
+    TEST_LISTENER_PORT: _env("TEST_PORT", 19000, int),
+    VM_LISTENER_PORT: _env("VM_PORT", 18880, int),
+}
+
+# ECS tasks are local processes bound each to its own loopback address: 127.1.0.10, .11, ...
+TASK_IP_PREFIX = "127.1."
+
+# Metrics: the ALB data plane and the task runner publish every METRIC_PERIOD seconds.
+METRIC_PERIOD = _env("METRIC_PERIOD", 5, int)
+
+# VM hosts: network namespaces on a bridge, each with sshd and the app on APP port.
+VM_COUNT = _env("VM_COUNT", 5, int)
+VM_BRIDGE = "pdlab0"
+VM_SUBNET = "10.213.0"                                          # bridge .1, hosts .11, .12, ...
+VM_APP_PORT = 8080
+VM_TARGET_GROUP = "myapp-vm"
+
+CATALOGUE_FILE = REPO / "lab" / "catalogue.yml"
