@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Blue-green slots: which slot is live and where a deployment stands, from what AWS says now.
+
+Pure functions, no AWS: the ecs_slot_info module fetches, these decide. DESIGN §1 "Slots
+instead of renames": the slot the production listener sends all weight to is live; mid-shift,
+the candidate is the slot whose service runs the digest being deployed.
+"""
+
+import re
+
+DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
+SLOT_NAMES = ("a", "b")
+
+# Where a deployment of `digest` stands (the `state` of slot_state()).
+AT_REST = "at_rest"                  # one slot has all the weight and does not run the digest: start a deployment
+IN_PROGRESS = "in_progress"          # the candidate runs the digest (weights anywhere below 100 %): resume
+DEPLOYED = "deployed"                # the live slot (100 %) already runs the digest: nothing to do
+FOREIGN = "foreign_in_progress"      # weight is split and no slot runs the digest: another deployment is in flight
+
+
+def image_digest(image):
+    """`repo@sha256:…` → `sha256:…`; None for a tag reference."""
+    match = DIGEST_RE.search(image or "")
+    return match.group(1) if match else None
+
+
+def forward_weights(actions):
+    """{target_group_arn: weight} of the forward action among a listener's or rule's actions.
+
+    A plain forward (TargetGroupArn, no ForwardConfig) sends everything to one target group.
+    """
+    for action in actions or []:
+        if action.get("Type") != "forward":
+            continue
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
+        if groups:
+            return dict((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups)
+        if action.get("TargetGroupArn"):
+            return {action["TargetGroupArn"]: 1}
+    return {}
+
+
+def slot_percentages(weights, slot_target_groups):
+    """Per slot, the share of traffic (0-100, rounded) the weights send to its target group."""
+    total = sum(weights.values())
+    shares = {}
+    for slot, arn in slot_target_groups.items():
+        weight = weights.get(arn, 0)
+        shares[slot] = int(round(100.0 * weight / total)) if total else 0
+    return shares
+
+
+def other_slot(slot):
+    return SLOT_NAMES[1] if slot == SLOT_NAMES[0] else SLOT_NAMES[0]
+
+
+def slot_state(percentages, slot_digests, digest=None):
+    """Decide live slot, candidate slot, the candidate's current percent and the state.
+
+    percentages: {slot: percent of production traffic}; slot_digests: {slot: digest the
+    slot's service runs, or None}; digest: the digest being deployed (None = just looking).
+    """
+    full = [s for s in SLOT_NAMES if percentages.get(s, 0) >= 100]
+    if full:
+        live = full[0]
+        candidate = other_slot(live)
+        if digest and slot_digests.get(live) == digest:
+            return dict(live_slot=live, candidate_slot=candidate, candidate_percent=0, state=DEPLOYED)
+        if digest and slot_digests.get(candidate) == digest:
+            # Digest already on the idle slot with no traffic: a deployment that stopped before
+            # (or right after) its first shift, or one rolled back. Resume from 0 %.
+            return dict(live_slot=live, candidate_slot=candidate, candidate_percent=0, state=IN_PROGRESS)
+        return dict(live_slot=live, candidate_slot=candidate, candidate_percent=0, state=AT_REST)
+
+    carrying = [s for s in SLOT_NAMES if percentages.get(s, 0) > 0]
+    if not carrying:
+        return dict(live_slot=None, candidate_slot=None, candidate_percent=0, state=FOREIGN)
+    if digest:
+        for candidate in SLOT_NAMES:
+            if slot_digests.get(candidate) == digest and slot_digests.get(other_slot(candidate)) != digest:
+                return dict(live_slot=other_slot(candidate), candidate_slot=candidate,
+                            candidate_percent=percentages.get(candidate, 0), state=IN_PROGRESS)
+    # Split weights and nothing runs our digest: the slot with more weight counts as live.
+    live = max(SLOT_NAMES, key=lambda s: percentages.get(s, 0))
+    candidate = other_slot(live)
+    return dict(live_slot=live, candidate_slot=candidate, candidate_percent=percentages.get(candidate, 0), state=FOREIGN)
+
+
+def remaining_steps(schedule, current_percent):
+    """The steps of a schedule still to do when the candidate already has `current_percent`.
+
+    A rerun resumes at the step it stopped in: the step equal to the current percent is
+    watched again (its bake may have been cut short), later ones follow.
+    """
+    steps = sorted(set(int(p) for p in schedule))
+    if current_percent <= 0:
+        return steps
+    return [p for p in steps if p >= current_percent]
+
+
+def validate_schedule(schedule):
+    """Errors in a traffic schedule (list of percents): empty, out of range, not rising, not ending at 100."""
+    errors = []
+    try:
+        steps = [int(p) for p in schedule]
+    except (TypeError, ValueError):
+        return ["traffic schedule must be a list of integers, got %r" % (schedule,)]
+    if not steps:
+        return ["traffic schedule is empty; give percents such as [10, 50, 100]"]
+    if any(p < 1 or p > 100 for p in steps):
+        errors.append("traffic schedule percents must be within 1-100, got %s" % steps)
+    if steps != sorted(set(steps)):
+        errors.append("traffic schedule must rise strictly, got %s" % steps)
+    if steps[-1] != 100:
+        errors.append("traffic schedule must end at 100, got %s" % steps)
+    return errors

@@ -1,0 +1,204 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ecs_rollout_wait
+version_added: 0.1.0
+short_description: Wait until an ECS service's new deployment is complete and its targets are healthy
+description:
+  - Polls the service's PRIMARY deployment until its C(rolloutState) is C(COMPLETED), all desired tasks run,
+    no older deployment still runs tasks, and (with O(target_group)) the target group has at least
+    O(min_healthy_targets) healthy targets - within a time budget.
+  - On failure or timeout it fails with what an operator needs to act - the service's events since the wait
+    began and the stopped tasks' reasons (e.g. failed ELB health checks, essential container exited).
+  - Exists because M(community.aws.ecs_service) never waits for a deployment, and botocore's
+    C(services_stable) waiter returns before load-balancer registration and early after a forced deployment.
+author:
+  - progressive.delivery maintainers
+options:
+  cluster:
+    description: ECS cluster name or ARN.
+    type: str
+    required: true
+  service:
+    description: ECS service name or ARN.
+    type: str
+    required: true
+  task_definition:
+    description: The task definition (C(family:revision) or ARN) the PRIMARY deployment must run; another one fails the wait.
+    type: str
+  target_group:
+    description: Target group name or ARN whose healthy targets are counted.
+    type: str
+  min_healthy_targets:
+    description: Healthy targets needed in O(target_group). Defaults to the service's desired count.
+    type: int
+  timeout:
+    description: Seconds to wait at most.
+    type: int
+    default: 600
+  poll_interval:
+    description: Seconds between looks.
+    type: int
+    default: 5
+  max_stopped_tasks:
+    description: Fail early once this many tasks of the new deployment have stopped (tasks that keep dying). 0 disables.
+    type: int
+    default: 3
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    description: In check mode nothing was deployed, so it reports the current state without waiting.
+"""
+
+EXAMPLES = r"""
+- name: Wait for the green slot to be steady and healthy
+  progressive.delivery.ecs_rollout_wait:
+    cluster: prod-ecs-cluster
+    service: myapp-b
+    task_definition: myapp:42
+    target_group: myapp-b
+    timeout: 900
+"""
+
+RETURN = r"""
+status:
+  description: C(done), or in check mode the state seen (C(waiting) / C(done) / C(failed)).
+  returned: always
+  type: str
+reason:
+  description: The last judgement in words.
+  returned: always
+  type: str
+elapsed:
+  description: Seconds waited.
+  returned: always
+  type: float
+deployment:
+  description: The PRIMARY deployment as AWS describes it (snake_case).
+  returned: always
+  type: dict
+healthy_targets:
+  description: Healthy targets counted in O(target_group).
+  returned: when O(target_group) is given
+  type: int
+events:
+  description: Service events since the wait began.
+  returned: always
+  type: list
+  elements: str
+stopped_tasks:
+  description: One line per task of the new deployment that stopped during the wait, with its reason.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils import rollout
+
+
+def describe_service(module, ecs):
+    p = module.params
+    services = ecs.describe_services(aws_retry=True, cluster=p["cluster"], services=[p["service"]])["services"]
+    if not services or services[0].get("status") != "ACTIVE":
+        module.fail_json(msg="service %s not found (or not ACTIVE) in cluster %s" % (p["service"], p["cluster"]))
+    return services[0]
+
+
+def healthy_count(elbv2, target_group_arn):
+    health = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
+    return sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
+
+
+def stopped_tasks(ecs, cluster, service, task_definition_arn, since):
+    """Tasks of the service's new revision that stopped after `since` (epoch seconds)."""
+    arns = ecs.list_tasks(aws_retry=True, cluster=cluster, serviceName=service["serviceName"], desiredStatus="STOPPED")["taskArns"]
+    if not arns:
+        return []
+    tasks = ecs.describe_tasks(aws_retry=True, cluster=cluster, tasks=arns[:100])["tasks"]
+    out = []
+    for task in tasks:
+        stopped = task.get("stoppedAt")
+        stamp = stopped.timestamp() if hasattr(stopped, "timestamp") else (stopped or 0)
+        if task.get("group") not in (None, "service:%s" % service["serviceName"]):
+            continue
+        if task_definition_arn and task.get("taskDefinitionArn") != task_definition_arn:
+            continue
+        if stamp >= since:
+            out.append(task)
+    return out
+
+
+def main():
+    module = ProgressiveDeliveryModule(
+        argument_spec=dict(
+            cluster=dict(type="str", required=True),
+            service=dict(type="str", required=True),
+            task_definition=dict(type="str"),
+            target_group=dict(type="str"),
+            min_healthy_targets=dict(type="int"),
+            timeout=dict(type="int", default=600),
+            poll_interval=dict(type="int", default=5),
+            max_stopped_tasks=dict(type="int", default=3),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    for name in ("timeout", "poll_interval"):
+        if p[name] <= 0:
+            module.fail_json(msg="%s must be positive, got %s" % (name, p[name]))
+    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    start = time.time()
+    # Events and stopped tasks a little older than the wait still explain it (the update just happened).
+    since = start - 30
+    try:
+        tg_arn = None
+        if p["target_group"]:
+            ref = p["target_group"]
+            kwargs = dict(TargetGroupArns=[ref]) if ref.startswith("arn:") else dict(Names=[ref])
+            tg_arn = elbv2.describe_target_groups(aws_retry=True, **kwargs)["TargetGroups"][0]["TargetGroupArn"]
+        max_stopped = p["max_stopped_tasks"] or None
+        while True:
+            service = describe_service(module, ecs)
+            primary = rollout.primary_deployment(service) or {}
+            healthy = healthy_count(elbv2, tg_arn) if tg_arn else None
+            stopped = stopped_tasks(ecs, p["cluster"], service, primary.get("taskDefinition"), since)
+            status, reason = rollout.judge(service, healthy, p["task_definition"], p["min_healthy_targets"], len(stopped), max_stopped)
+            elapsed = time.time() - start
+            result = dict(status=status, reason=reason, elapsed=round(elapsed, 1), deployment=camel_dict_to_snake_dict(primary),
+                          events=rollout.recent_events(service, since), stopped_tasks=rollout.stopped_task_reasons(stopped))
+            if healthy is not None:
+                result["healthy_targets"] = healthy
+            if module.check_mode or status == rollout.DONE:
+                module.exit_json(changed=False, **result)
+            if status == rollout.FAILED or elapsed + p["poll_interval"] > p["timeout"]:
+                why = reason if status == rollout.FAILED else "not done after %ds: %s" % (p["timeout"], reason)
+                details = result["events"][-5:] + result["stopped_tasks"][-5:]
+                module.fail_json(msg="service %s: %s%s" % (p["service"], why, (" | " + " | ".join(details)) if details else ""), **result)
+            time.sleep(p["poll_interval"])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        module.fail_json_aws(e, msg="Failed to watch the rollout of service %s in cluster %s" % (p["service"], p["cluster"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+import pytest
+
+from ansible_collections.progressive.delivery.plugins.module_utils import slots
+
+D1 = "sha256:" + "1" * 64
+D2 = "sha256:" + "2" * 64
+TG = {"a": "arn:tg/a", "b": "arn:tg/b"}
+
+
+def test_image_digest_only_for_digest_references():
+    assert slots.image_digest("123.dkr.ecr.us-east-1.amazonaws.com/myapp@" + D1) == D1
+    assert slots.image_digest("myapp:v1.2.3") is None
+    assert slots.image_digest(None) is None
+
+
+def test_forward_weights_reads_forward_config_and_plain_forward():
+    weighted = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": "arn:tg/a", "Weight": 90}, {"TargetGroupArn": "arn:tg/b", "Weight": 10}]}}]
+    assert slots.forward_weights(weighted) == {"arn:tg/a": 90, "arn:tg/b": 10}
+    assert slots.forward_weights([{"Type": "forward", "TargetGroupArn": "arn:tg/a"}]) == {"arn:tg/a": 1}
+    assert slots.forward_weights([{"Type": "authenticate-oidc"}, {"Type": "forward", "TargetGroupArn": "x"}]) == {"x": 1}
+    assert slots.forward_weights([{"Type": "fixed-response"}]) == {}
+
+
+def test_percentages_normalise_any_weight_scale():
+    assert slots.slot_percentages({"arn:tg/a": 900, "arn:tg/b": 100}, TG) == {"a": 90, "b": 10}
+    assert slots.slot_percentages({"arn:tg/a": 1}, TG) == {"a": 100, "b": 0}
+    assert slots.slot_percentages({}, TG) == {"a": 0, "b": 0}
+
+
+@pytest.mark.parametrize("percent,digests,digest,expected", [
+    # at rest on a: deploy to b
+    ({"a": 100, "b": 0}, {"a": D1, "b": None}, D2, ("a", "b", 0, slots.AT_REST)),
+    # the live slot already runs it: nothing to do (second run of the same tag)
+    ({"a": 0, "b": 100}, {"a": D1, "b": D2}, D2, ("b", "a", 0, slots.DEPLOYED)),
+    # killed at 50 %: candidate b runs the digest, resume at 50
+    ({"a": 50, "b": 50}, {"a": D1, "b": D2}, D2, ("a", "b", 50, slots.IN_PROGRESS)),
+    # green started but no traffic yet
+    ({"a": 100, "b": 0}, {"a": D1, "b": D2}, D2, ("a", "b", 0, slots.IN_PROGRESS)),
+    # weights split, nobody runs our digest: someone else's deployment
+    ({"a": 90, "b": 10}, {"a": D1, "b": D2}, "sha256:" + "3" * 64, ("a", "b", 10, slots.FOREIGN)),
+    # just looking, no digest
+    ({"a": 0, "b": 100}, {"a": D1, "b": D2}, None, ("b", "a", 0, slots.AT_REST)),
+])
+def test_slot_state(percent, digests, digest, expected):
+    got = slots.slot_state(percent, digests, digest)
+    assert (got["live_slot"], got["candidate_slot"], got["candidate_percent"], got["state"]) == expected
+
+
+def test_slot_state_when_both_slots_run_the_digest_mid_shift_is_not_a_resume():
+    got = slots.slot_state({"a": 50, "b": 50}, {"a": D2, "b": D2}, D2)
+    assert got["state"] == slots.FOREIGN
+
+
+def test_remaining_steps_resume_at_the_current_step():
+    assert slots.remaining_steps([10, 50, 100], 0) == [10, 50, 100]
+    assert slots.remaining_steps([10, 50, 100], 50) == [50, 100]
+    assert slots.remaining_steps([10, 50, 100], 30) == [50, 100]
+    assert slots.remaining_steps([10, 50, 100], 100) == [100]
+
+
+@pytest.mark.parametrize("schedule,fragment", [
+    ([], "empty"), ([10, 50], "end at 100"), ([50, 10, 100], "rise"), ([0, 100], "1-100"), (["x"], "integers"),
+])
+def test_validate_schedule_rejects(schedule, fragment):
+    assert any(fragment in e for e in slots.validate_schedule(schedule))
+
+
+def test_validate_schedule_accepts():
+    assert slots.validate_schedule([10, 50, 100]) == []
+    assert slots.validate_schedule([100]) == []
