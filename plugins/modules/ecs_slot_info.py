@@ -61,7 +61,15 @@ options:
     description: Container whose image tells which digest a slot runs. Defaults to the first container of the task definition.
     type: str
   digest:
-    description: The image digest (C(sha256:...)) a deployment is for. Without it the module only reports the live slot.
+    description:
+      - The image digest (C(sha256:...)) a deployment is for. Without it the module only reports the live slot,
+        unless O(lock_name) names a lock held for a digest.
+    type: str
+  lock_name:
+    description:
+      - SSM parameter of the deployment lock (see M(progressive.delivery.deploy_lock)). Its record is returned, and
+        when O(digest) is not given the digest being deployed is taken from it - which is how a rollback finds the
+        candidate of a deployment in flight.
     type: str
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -131,6 +139,10 @@ load_balancer_arn:
   description: ARN of the load balancer.
   returned: always
   type: str
+load_balancer_dns_name:
+  description: DNS name of the load balancer.
+  returned: always
+  type: str
 load_balancer_dimension:
   description: The C(LoadBalancer) dimension value CloudWatch uses for it (C(app/<name>/<id>)).
   returned: always
@@ -173,6 +185,14 @@ slots:
     tags:
       description: The service's tags.
       type: dict
+lock:
+  description: The deployment lock's record (execution id, owner, digest, expiry), empty when there is none.
+  returned: when O(lock_name) is given
+  type: dict
+digest:
+  description: The digest the state was judged for (O(digest), or the lock's).
+  returned: always
+  type: str
 live:
   description: RV(slots) entry of the live slot.
   returned: always
@@ -192,6 +212,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
 
 
@@ -268,6 +289,7 @@ def main():
             listener_port=dict(type="int"),
             container_name=dict(type="str"),
             digest=dict(type="str"),
+            lock_name=dict(type="str"),
         ),
         required_one_of=[["listener_arn", "load_balancer"]],
         mutually_exclusive=[["listener_arn", "load_balancer"]],
@@ -285,7 +307,15 @@ def main():
 
     ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
     elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    lock = None
     try:
+        if params["lock_name"]:
+            ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
+            try:
+                lock = locklib.decode(ssm.get_parameter(aws_retry=True, Name=params["lock_name"])["Parameter"]["Value"])
+            except is_boto3_error_code("ParameterNotFound"):
+                lock = {}
+            digest = digest or lock.get("digest")
         lb, listener = resolve_listener(module, elbv2)
         slots = {}
         for slot in slotlib.SLOT_NAMES:
@@ -306,7 +336,11 @@ def main():
     decision = slotlib.slot_state(percentages, dict((s, i["digest"]) for s, i in slots.items()), digest)
     result = dict(changed=False, weights=weights, percentages=percentages, slots=slots,
                   listener_arn=listener["ListenerArn"], load_balancer_arn=lb["LoadBalancerArn"],
+                  load_balancer_dns_name=lb.get("DNSName"),
                   load_balancer_dimension=lb["LoadBalancerArn"].split(":loadbalancer/", 1)[-1], **decision)
+    result["digest"] = digest
+    if lock is not None:
+        result["lock"] = lock
     result["live"] = slots.get(decision["live_slot"]) or {}
     result["candidate"] = slots.get(decision["candidate_slot"]) or {}
     module.exit_json(**result)
