@@ -1,0 +1,426 @@
+"""The lab's ALB data plane: a reverse proxy on loopback that routes by what the ELBv2 API holds now.
+
+One local port per listener (config.LISTENER_LOCAL_PORTS: API listener port -> local port). Every
+`refresh_s` (<= 1 s) a refresher thread reads, through the API, the load balancer, its listeners'
+default forward actions (ForwardConfig weights or a single TargetGroupArn) and describe_target_health
+of each target group. Each request goes to a weighted-random target group, then round-robin over that
+group's `healthy` targets. No healthy target -> 503 from the "ELB" (HTTPCode_ELB_5XX_Count); upstream
+connection error -> 502 (also an ELB 5xx). Every response carries X-Lab-Target-Group.
+
+Every METRIC_PERIOD seconds (aligned to period boundaries, stamped with the period's start as
+CloudWatch buckets them) it publishes AWS/ApplicationELB metrics per target group
+(LoadBalancer=app/<name>/<id>, TargetGroup=targetgroup/<name>/<id>) and per load balancer:
+RequestCount, HTTPCode_Target_2XX_Count, HTTPCode_Target_4XX_Count, HTTPCode_Target_5XX_Count,
+HTTPCode_ELB_5XX_Count (Sum) and TargetResponseTime (raw per-request seconds as Values/Counts, so
+percentiles can be computed from them).
+
+Standalone: python -m lab.alb [--endpoint URL] [--alb NAME] [--seconds N]
+"""
+import argparse
+import collections
+import http.client
+import logging
+import random
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+try:
+    from lab import config
+except ImportError:  # run as a file from lab/
+    import config  # type: ignore
+
+LOG = logging.getLogger("lab.alb")
+NAMESPACE = "AWS/ApplicationELB"
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+              "transfer-encoding", "upgrade", "content-length", "server", "date"}
+UPSTREAM_TIMEOUT_S = 30.0
+MAX_VALUES_PER_DATUM = 150        # CloudWatch limit on distinct Values in one datum
+MAX_DATUMS_PER_CALL = 20
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+# ---------------------------------------------------------------- pure parts (unit-tested)
+
+def lb_dimension(lb_arn):
+    """arn:aws:elasticloadbalancing:r:acct:loadbalancer/app/name/id -> app/name/id (the LoadBalancer dimension)."""
+    return lb_arn.split(":loadbalancer/", 1)[1]
+
+
+def tg_dimension(tg_arn):
+    """arn:...:targetgroup/name/id -> targetgroup/name/id (the TargetGroup dimension)."""
+    return "targetgroup/" + tg_arn.split(":targetgroup/", 1)[1]
+
+
+def tg_name(tg_arn):
+    return tg_arn.split(":targetgroup/", 1)[1].split("/")[0]
+
+
+def forward_weights(actions):
+    """[(target group ARN, weight)] of a listener's default actions; [] when it does not forward."""
+    for action in sorted(actions or [], key=lambda a: a.get("Order", 0)):
+        if action.get("Type") != "forward":
+            continue
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
+        if groups:
+            return [(g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups]
+        if action.get("TargetGroupArn"):
+            return [(action["TargetGroupArn"], 1)]
+    return []
+
+
+def weighted_choice(weighted, r):
+    """Pick from [(item, weight)] with r uniform in [0, 1); None when no positive weight."""
+    total = sum(w for _, w in weighted if w > 0)
+    if total <= 0:
+        return None
+    point = r * total
+    upto = 0.0
+    for item, weight in weighted:
+        if weight <= 0:
+            continue
+        upto += weight
+        if point < upto:
+            return item
+    return [item for item, w in weighted if w > 0][-1]
+
+
+def healthy_targets(health_descriptions, default_port):
+    """[(ip, port)] of the targets whose state is `healthy` (initial/unhealthy/draining/unused are skipped)."""
+    out = []
+    for d in health_descriptions:
+        if (d.get("TargetHealth") or {}).get("State") == "healthy":
+            target = d["Target"]
+            out.append((target["Id"], int(target.get("Port") or default_port)))
+    return out
+
+
+class PeriodStats:
+    """Counters and raw latencies of one metric key (target group, or the whole load balancer) in one period."""
+
+    __slots__ = ("requests", "target_2xx", "target_4xx", "target_5xx", "elb_5xx", "latencies")
+
+    def __init__(self):
+        self.requests = self.target_2xx = self.target_4xx = self.target_5xx = self.elb_5xx = 0
+        self.latencies = []
+
+    def add(self, status, latency_s, from_elb):
+        self.requests += 1
+        if from_elb:
+            if status >= 500:
+                self.elb_5xx += 1
+            return
+        if 200 <= status < 300:
+            self.target_2xx += 1
+        elif 400 <= status < 500:
+            self.target_4xx += 1
+        elif status >= 500:
+            self.target_5xx += 1
+        if latency_s is not None:
+            self.latencies.append(latency_s)
+
+
+class MetricsAccumulator:
+    """Thread-safe per-period accumulator; drain() swaps in a fresh period and returns the finished one."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._period = {}
+
+    def record(self, lb_arn, tg_arn, status, latency_s, from_elb=False):
+        with self._lock:
+            for key in ((lb_arn, tg_arn), (lb_arn, None)):
+                stats = self._period.get(key)
+                if stats is None:
+                    stats = self._period[key] = PeriodStats()
+                stats.add(status, latency_s, from_elb)
+
+    def drain(self):
+        with self._lock:
+            finished, self._period = self._period, {}
+        return finished
+
+
+def values_counts(latencies, resolution_s=0.0001):
+    """Raw latencies -> sorted ([values], [counts]) rounded to `resolution_s` (0.1 ms)."""
+    counter = collections.Counter(round(round(v / resolution_s) * resolution_s, 6) for v in latencies)
+    items = sorted(counter.items())
+    return [v for v, _ in items], [float(c) for _, c in items]
+
+
+def metric_datums(period, timestamp, storage_resolution=60):
+    """MetricData entries (as put_metric_data takes them) for a drained period {(lb_arn, tg_arn|None): PeriodStats}."""
+    datums = []
+    for (lb_arn, tg_arn), stats in sorted(period.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        dims = [{"Name": "LoadBalancer", "Value": lb_dimension(lb_arn)}]
+        if tg_arn:
+            dims = [{"Name": "TargetGroup", "Value": tg_dimension(tg_arn)}] + dims
+        common = {"Dimensions": dims, "Timestamp": timestamp, "StorageResolution": storage_resolution}
+        for name, value in (("RequestCount", stats.requests),
+                            ("HTTPCode_Target_2XX_Count", stats.target_2xx),
+                            ("HTTPCode_Target_4XX_Count", stats.target_4xx),
+                            ("HTTPCode_Target_5XX_Count", stats.target_5xx),
+                            ("HTTPCode_ELB_5XX_Count", stats.elb_5xx)):
+            datums.append(dict(common, MetricName=name, Value=float(value), Unit="Count"))
+        if stats.latencies:
+            values, counts = values_counts(stats.latencies)
+            for i in range(0, len(values), MAX_VALUES_PER_DATUM):
+                datums.append(dict(common, MetricName="TargetResponseTime", Unit="Seconds",
+                                   Values=values[i:i + MAX_VALUES_PER_DATUM],
+                                   Counts=counts[i:i + MAX_VALUES_PER_DATUM]))
+    return datums
+
+
+# ---------------------------------------------------------------- routing snapshot
+
+class Snapshot:
+    """What the API said at one refresh: lb ARN, per local port the weighted TGs, per TG its healthy targets."""
+
+    def __init__(self, lb_arn=None, listeners=None, targets=None, taken=0.0):
+        self.lb_arn = lb_arn
+        self.listeners = listeners or {}      # api listener port -> [(tg_arn, weight)]
+        self.targets = targets or {}          # tg_arn -> [(ip, port)]
+        self.taken = taken
+
+
+def _boto_client(service, endpoint, region):
+    import boto3
+    from botocore.config import Config
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=Config(user_agent_extra="lab-alb", retries={"max_attempts": 2},
+                                      connect_timeout=2, read_timeout=5))
+
+
+def read_snapshot(elbv2, alb_name, listener_ports):
+    """Read the ALB's forward config and target health through the API; a Snapshot."""
+    try:
+        lbs = elbv2.describe_load_balancers(Names=[alb_name])["LoadBalancers"]
+    except elbv2.exceptions.LoadBalancerNotFoundException:
+        return Snapshot(taken=time.time())
+    if not lbs:
+        return Snapshot(taken=time.time())
+    lb_arn = lbs[0]["LoadBalancerArn"]
+    listeners = {}
+    for listener in elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]:
+        if listener["Port"] in listener_ports:
+            listeners[listener["Port"]] = forward_weights(listener.get("DefaultActions"))
+    tg_arns = sorted({arn for weighted in listeners.values() for arn, _ in weighted})
+    targets = {}
+    if tg_arns:
+        ports = {tg["TargetGroupArn"]: tg.get("Port") for tg in
+                 elbv2.describe_target_groups(TargetGroupArns=tg_arns)["TargetGroups"]}
+        for arn in tg_arns:
+            desc = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            targets[arn] = healthy_targets(desc, ports.get(arn) or 80)
+    return Snapshot(lb_arn, listeners, targets, time.time())
+
+
+# ---------------------------------------------------------------- the proxy
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server_version = "lab-alb"
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _reply(self, status, body, tg_arn=None, headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        if tg_arn:
+            self.send_header("X-Lab-Target-Group", tg_name(tg_arn))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _proxy(self):
+        plane = self.server.plane
+        api_port = self.server.api_port
+        length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
+        body = self.rfile.read(length) if length else None
+        snap = plane.snapshot
+        tg_arn = weighted_choice(snap.listeners.get(api_port, []), plane.rng_random())
+        if not snap.lb_arn or tg_arn is None:
+            self._reply(503, b"503 Service Temporarily Unavailable (lab ALB: listener has no forward target)\n",
+                        headers=[("Content-Type", "text/plain")])
+            return
+        target = plane.next_target(tg_arn, snap.targets.get(tg_arn, []))
+        if target is None:
+            plane.metrics.record(snap.lb_arn, tg_arn, 503, None, from_elb=True)
+            self._reply(503, b"503 Service Temporarily Unavailable (lab ALB: no healthy target)\n", tg_arn,
+                        [("Content-Type", "text/plain")])
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["X-Forwarded-For"] = self.client_address[0]
+        headers["X-Forwarded-Port"] = str(api_port)
+        headers["X-Forwarded-Proto"] = "http"
+        started = time.monotonic()
+        conn = http.client.HTTPConnection(target[0], target[1], timeout=UPSTREAM_TIMEOUT_S)
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            latency = time.monotonic() - started
+            status = resp.status
+            out_headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
+        except (OSError, http.client.HTTPException) as e:
+            plane.metrics.record(snap.lb_arn, tg_arn, 502, None, from_elb=True)
+            self._reply(502, ("502 Bad Gateway (lab ALB: %s:%d %s)\n" % (target[0], target[1], e)).encode(), tg_arn,
+                        [("Content-Type", "text/plain")])
+            return
+        finally:
+            conn.close()
+        plane.metrics.record(snap.lb_arn, tg_arn, status, latency)
+        self._reply(status, data, tg_arn, out_headers)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _proxy
+
+
+class _ListenerServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class AlbDataPlane:
+    """Proxy + refresher + metrics publisher. start() / stop(); stop() ends every thread within a few seconds."""
+
+    def __init__(self, endpoint=None, alb_name=None, listener_ports=None, metric_period=None, refresh_s=1.0,
+                 bind="127.0.0.1", region=None, publish=True, seed=None):
+        self.endpoint = endpoint or config.AWS_ENDPOINT
+        self.alb_name = alb_name or config.ALB_NAME
+        self.listener_ports = dict(listener_ports or config.LISTENER_LOCAL_PORTS)
+        self.metric_period = metric_period or config.METRIC_PERIOD
+        self.refresh_s = min(float(refresh_s), 1.0)
+        self.bind = bind
+        self.region = region or config.REGION
+        self.publish = publish
+        self.snapshot = Snapshot()
+        self.metrics = MetricsAccumulator()
+        self.refresh_errors = 0
+        self.published_periods = 0
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self._rr = collections.defaultdict(int)
+        self._rr_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._servers = []
+        self._threads = []
+
+    # routing helpers used by the handler
+    def rng_random(self):
+        with self._rng_lock:
+            return self._rng.random()
+
+    def next_target(self, tg_arn, targets):
+        if not targets:
+            return None
+        with self._rr_lock:
+            i = self._rr[tg_arn]
+            self._rr[tg_arn] = i + 1
+        return targets[i % len(targets)]
+
+    def refresh(self, elbv2):
+        try:
+            self.snapshot = read_snapshot(elbv2, self.alb_name, self.listener_ports)
+        except Exception as e:  # keep routing on the last snapshot; the API may be restarting
+            self.refresh_errors += 1
+            LOG.warning("lab-alb: refresh failed (%s), keeping the last routing snapshot", e)
+
+    def _refresh_loop(self):
+        elbv2 = _boto_client("elbv2", self.endpoint, self.region)
+        while not self._stop.is_set():
+            self.refresh(elbv2)
+            self._stop.wait(self.refresh_s)
+
+    def publish_period(self, cloudwatch, period_start):
+        period = self.metrics.drain()
+        if not period:
+            return 0
+        stamp = datetime.fromtimestamp(period_start, timezone.utc)
+        datums = metric_datums(period, stamp, 1 if self.metric_period < 60 else 60)
+        for i in range(0, len(datums), MAX_DATUMS_PER_CALL):
+            cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=datums[i:i + MAX_DATUMS_PER_CALL])
+        self.published_periods += 1
+        return len(datums)
+
+    def _metrics_loop(self):
+        cloudwatch = _boto_client("cloudwatch", self.endpoint, self.region)
+        period = self.metric_period
+        current = int(time.time() // period) * period
+        self.metrics.drain()   # requests before the first boundary belong to no whole period; start clean
+        while not self._stop.is_set():
+            next_boundary = current + period
+            self._stop.wait(max(0.0, next_boundary - time.time()))
+            try:
+                self.publish_period(cloudwatch, current)
+            except Exception as e:
+                LOG.warning("lab-alb: put_metric_data failed (%s); period %s dropped", e, current)
+            current = next_boundary
+
+    def start(self):
+        elbv2 = _boto_client("elbv2", self.endpoint, self.region)
+        self.refresh(elbv2)    # route from the first request on
+        for api_port, local_port in sorted(self.listener_ports.items()):
+            server = _ListenerServer((self.bind, local_port), _ProxyHandler)
+            server.plane = self
+            server.api_port = api_port
+            self._servers.append(server)
+            self._spawn("lab-alb-listener-%d" % api_port, server.serve_forever, 0.2)
+        self._spawn("lab-alb-refresh", self._refresh_loop)
+        if self.publish:
+            self._spawn("lab-alb-metrics", self._metrics_loop)
+        return self
+
+    def _spawn(self, name, target, *args):
+        t = threading.Thread(target=target, args=args, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self, timeout=5.0):
+        self._stop.set()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        deadline = time.time() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.time()))
+        self._servers, self._threads = [], []
+
+    def url(self, api_port):
+        return "http://%s:%d" % (self.bind, self.listener_ports[api_port])
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="The lab's ALB data plane (proxy + metrics), standalone.")
+    parser.add_argument("--endpoint", default=config.AWS_ENDPOINT)
+    parser.add_argument("--alb", default=config.ALB_NAME)
+    parser.add_argument("--seconds", type=float, default=3600, help="run this long, then stop (bounded)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    plane = AlbDataPlane(endpoint=args.endpoint, alb_name=args.alb).start()
+    for api, local in sorted(plane.listener_ports.items()):
+        print("listener %d -> http://127.0.0.1:%d" % (api, local))
+    try:
+        time.sleep(args.seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        plane.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
