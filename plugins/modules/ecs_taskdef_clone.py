@@ -23,7 +23,7 @@ description:
   - Exists because M(community.aws.ecs_taskdefinition) has no clone mode and passes only a subset of the fields,
     and M(community.aws.ecs_taskdefinition_info) returns a snake_cased copy that loses information.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   source:
     description:
@@ -135,7 +135,7 @@ EXAMPLES = r"""
           VERSION: "{{ image_tag }}"
           DEPLOYMENT_TIME: "{{ now(utc=true).isoformat() }}"
         secrets:
-          DB_PASSWORD: arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf:password::
+          DB_PASSWORD: "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf:password::"
     tags:
       deployed-by: ansible
   register: taskdef
@@ -385,8 +385,9 @@ def main():
         digest=dict(type="str"),
         environment=dict(type="dict", default={}),
         remove_environment=dict(type="list", elements="str", default=[]),
-        secrets=dict(type="dict", default={}),
-        remove_secrets=dict(type="list", elements="str", default=[]),
+        # References (ARNs, parameter names), never values: safe to log.
+        secrets=dict(type="dict", default={}, no_log=False),
+        remove_secrets=dict(type="list", elements="str", default=[], no_log=False),
     )
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
