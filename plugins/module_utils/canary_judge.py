@@ -1,0 +1,384 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The canary judge: metric specs + fetched CloudWatch series -> per-metric table and step decision.
+
+Pure functions (no boto3, no Ansible). The cw_compare module builds the GetMetricData
+queries with `build_queries`, hands the results to `collect`, and asks `evaluate` for
+the verdicts of each look; the statistics live in canary_stats.
+
+A metric spec (dict):
+    name            unique name in the table
+    namespace       CloudWatch namespace
+    metric_name     CloudWatch metric name
+    kind            "proportion" (metric_name counts events, denominator_metric_name the
+                    trials; summed over the window) or "samples" (every period's value is one
+                    sample, e.g. TargetResponseTime p95 per minute)
+    stat            CloudWatch statistic (default Sum for proportions, Average for samples)
+    denominator_metric_name / denominator_namespace / denominator_stat (proportion only)
+    dimensions      common dimensions {name: value}
+    live_dimensions / candidate_dimensions   per side, merged over `dimensions`
+    direction       higher_is_worse (default) or lower_is_worse
+    tolerance       relative band, e.g. 0.25: worse by more than 25 % fails (if significant)
+    abs_tolerance   optional band in the metric's units (an increase this small never fails)
+    max / min       absolute limits that fail fast (SLO)
+    critical        a failure fails the step; inconclusive makes the step inconclusive
+    weight          weight in the score
+    min_requests    proportion: fewer trials on either side -> inconclusive
+    min_samples     samples: fewer periods on either side -> inconclusive
+"""
+
+import math
+import re
+
+from ansible_collections.progressive.delivery.plugins.module_utils import canary_stats as stats
+
+PROPORTION = "proportion"
+SAMPLES = "samples"
+KINDS = (PROPORTION, SAMPLES)
+PRESETS = ("alb", "ecs", "none")
+SIDES = ("live", "candidate")
+MAX_METRICS = 100  # 4 queries each stays under GetMetricData's 500
+
+SPEC_DEFAULTS = {
+    "stat": None,
+    "denominator_metric_name": None,
+    "denominator_namespace": None,
+    "denominator_stat": "Sum",
+    "dimensions": None,
+    "live_dimensions": None,
+    "candidate_dimensions": None,
+    "direction": stats.HIGHER_IS_WORSE,
+    "tolerance": 0.25,
+    "abs_tolerance": None,
+    "max": None,
+    "min": None,
+    "critical": True,
+    "weight": 1.0,
+    "min_requests": 50,
+    "min_samples": 3,
+}
+SPEC_KEYS = set(SPEC_DEFAULTS) | {"name", "namespace", "metric_name", "kind"}
+
+_STAT_RE = re.compile(r"^(SampleCount|Average|Sum|Minimum|Maximum|IQM|(p|tm|wm|tc|ts|pr)\d{1,2}(\.\d+)?"
+                      r"|(TM|WM|TC|TS|PR)\([^)]*\))$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def alb_dimension(value):
+    """The LoadBalancer dimension (app/<name>/<id>) from itself or an ALB ARN; None for a bare name."""
+    if value.startswith("arn:"):
+        marker = ":loadbalancer/"
+        if marker not in value:
+            raise ValueError("not a load balancer ARN: %s" % value)
+        return value.split(marker, 1)[1]
+    if value.startswith("app/") and value.count("/") == 2:
+        return value
+    return None
+
+
+def target_group_dimension(value):
+    """The TargetGroup dimension (targetgroup/<name>/<id>) from itself or an ARN; None for a bare name."""
+    if value.startswith("arn:"):
+        marker = ":targetgroup/"
+        if marker not in value:
+            raise ValueError("not a target group ARN: %s" % value)
+        return "targetgroup/" + value.split(marker, 1)[1]
+    if value.startswith("targetgroup/") and value.count("/") == 2:
+        return value
+    return None
+
+
+def ecs_name(value):
+    """Cluster or service name from a name or an ARN (the last path segment)."""
+    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+
+
+def preset_specs(preset, load_balancer=None, live_target_group=None, candidate_target_group=None,
+                 cluster=None, live_service=None, candidate_service=None):
+    """The metric specs of a preset, given CloudWatch dimension values."""
+    if preset == "alb":
+        common = {"LoadBalancer": load_balancer}
+        live = {"TargetGroup": live_target_group}
+        cand = {"TargetGroup": candidate_target_group}
+        ns = "AWS/ApplicationELB"
+        return [
+            {"name": "error_rate", "kind": PROPORTION, "namespace": ns, "metric_name": "HTTPCode_Target_5XX_Count",
+             "stat": "Sum", "denominator_metric_name": "RequestCount", "dimensions": common,
+             "live_dimensions": live, "candidate_dimensions": cand, "critical": True, "tolerance": 0.25},
+            {"name": "latency_p95", "kind": SAMPLES, "namespace": ns, "metric_name": "TargetResponseTime",
+             "stat": "p95", "dimensions": common, "live_dimensions": live, "candidate_dimensions": cand,
+             "critical": True, "tolerance": 0.25},
+        ]
+    if preset == "ecs":
+        common = {"ClusterName": cluster}
+        live = {"ServiceName": live_service}
+        cand = {"ServiceName": candidate_service}
+        return [
+            {"name": name, "kind": SAMPLES, "namespace": "AWS/ECS", "metric_name": metric, "stat": "Average",
+             "dimensions": common, "live_dimensions": live, "candidate_dimensions": cand,
+             "critical": False, "tolerance": 0.25}
+            for name, metric in (("cpu", "CPUUtilization"), ("memory", "MemoryUtilization"))
+        ]
+    if preset in (None, "none"):
+        return []
+    raise ValueError("preset must be one of %s, got %r" % (", ".join(PRESETS), preset))
+
+
+def normalize_specs(specs, overrides=None):
+    """Apply defaults and overrides ({metric name: {field: value}}) and validate.
+
+    Returns (specs, errors); errors name the metric and the field, and nothing may be
+    queried when there are any.
+    """
+    errors = []
+    out = []
+    overrides = dict(overrides or {})
+    names = set()
+    for i, raw in enumerate(specs):
+        spec = dict(SPEC_DEFAULTS)
+        spec.update({k: v for k, v in raw.items() if v is not None})
+        name = spec.get("name")
+        label = "metrics[%d]" % i if not name else "metric %r" % name
+        if name in overrides:
+            over = overrides.pop(name)
+            if not isinstance(over, dict):
+                errors.append("metric_overrides.%s must be a dict of spec fields" % name)
+            else:
+                unknown = sorted(set(over) - SPEC_KEYS)
+                if unknown:
+                    errors.append("metric_overrides.%s: unknown field(s) %s; allowed: %s"
+                                  % (name, ", ".join(unknown), ", ".join(sorted(SPEC_KEYS))))
+                spec.update(over)
+        errors.extend(_spec_errors(spec, label))
+        if name in names:
+            errors.append("%s: duplicate metric name" % label)
+        names.add(name)
+        if spec.get("stat") is None:
+            spec["stat"] = "Sum" if spec.get("kind") == PROPORTION else "Average"
+        if spec.get("denominator_namespace") is None:
+            spec["denominator_namespace"] = spec.get("namespace")
+        out.append(spec)
+    for name in sorted(overrides):
+        errors.append("metric_overrides names %r, which is not a metric here (metrics: %s)"
+                      % (name, ", ".join(sorted(n for n in names if n)) or "none"))
+    if not out:
+        errors.append("no metrics to compare: choose a preset or give metrics")
+    if len(out) > MAX_METRICS:
+        errors.append("at most %d metrics per call, got %d" % (MAX_METRICS, len(out)))
+    return out, errors
+
+
+def _spec_errors(spec, label):
+    errors = []
+    for key in ("name", "namespace", "metric_name", "kind"):
+        if not spec.get(key):
+            errors.append("%s: %s is required" % (label, key))
+    if spec.get("name") and not _NAME_RE.match(str(spec["name"])):
+        errors.append("%s: name may hold letters, digits and _.:- (1-64 characters)" % label)
+    if spec.get("kind") and spec["kind"] not in KINDS:
+        errors.append("%s: kind must be one of %s, got %r" % (label, ", ".join(KINDS), spec["kind"]))
+    if spec.get("kind") == PROPORTION and not spec.get("denominator_metric_name"):
+        errors.append("%s: a proportion needs denominator_metric_name (the trials, e.g. RequestCount)" % label)
+    for key in ("stat", "denominator_stat"):
+        if spec.get(key) is not None and not _STAT_RE.match(str(spec[key])):
+            errors.append("%s: %s %r is not a CloudWatch statistic (Sum, Average, SampleCount, Minimum, "
+                          "Maximum, p95, tm90 ...)" % (label, key, spec[key]))
+    if spec.get("direction") not in stats.DIRECTIONS:
+        errors.append("%s: direction must be one of %s, got %r"
+                      % (label, ", ".join(stats.DIRECTIONS), spec.get("direction")))
+    for key in ("tolerance", "abs_tolerance", "weight"):
+        value = spec.get(key)
+        if value is not None and (not _is_number(value) or value < 0):
+            errors.append("%s: %s must be a number >= 0, got %r" % (label, key, value))
+    for key in ("max", "min"):
+        if spec.get(key) is not None and not _is_number(spec[key]):
+            errors.append("%s: %s must be a number, got %r" % (label, key, spec[key]))
+    for key in ("min_requests", "min_samples"):
+        value = spec.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            errors.append("%s: %s must be an integer >= 1, got %r" % (label, key, value))
+    if not isinstance(spec.get("critical"), bool):
+        errors.append("%s: critical must be true or false, got %r" % (label, spec.get("critical")))
+    dims = {}
+    for key in ("dimensions", "live_dimensions", "candidate_dimensions"):
+        value = spec.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
+            errors.append("%s: %s must map dimension names to non-empty strings, got %r" % (label, key, value))
+        else:
+            dims[key] = value
+    if not errors and side_dimensions(spec, "live") == side_dimensions(spec, "candidate"):
+        errors.append("%s: live and candidate have the same dimensions %s; set live_dimensions and "
+                      "candidate_dimensions" % (label, side_dimensions(spec, "live")))
+    return errors
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def side_dimensions(spec, side):
+    dims = dict(spec.get("dimensions") or {})
+    dims.update(spec.get("%s_dimensions" % side) or {})
+    return dims
+
+
+def build_queries(specs, period):
+    """GetMetricData queries for every spec and side, and an index Id -> (metric name, side, part)."""
+    queries = []
+    index = {}
+    for i, spec in enumerate(specs):
+        parts = [("n", spec["namespace"], spec["metric_name"], spec["stat"])]
+        if spec["kind"] == PROPORTION:
+            parts.append(("d", spec["denominator_namespace"], spec["denominator_metric_name"], spec["denominator_stat"]))
+        for side in SIDES:
+            dims = [{"Name": k, "Value": v} for k, v in sorted(side_dimensions(spec, side).items())]
+            for part, namespace, metric_name, stat in parts:
+                query_id = "m%d_%s_%s" % (i, side[0], part)
+                index[query_id] = (spec["name"], side, part)
+                queries.append({
+                    "Id": query_id,
+                    "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": metric_name, "Dimensions": dims},
+                                   "Period": period, "Stat": stat},
+                    "ReturnData": True,
+                })
+    return queries, index
+
+
+def collect(results, index):
+    """GetMetricData MetricDataResults (any number of pages) -> {name: {side: {part: {timestamp: value}}}}."""
+    data = {}
+    for result in results:
+        key = index.get(result.get("Id"))
+        if key is None:
+            continue
+        name, side, part = key
+        series = data.setdefault(name, {}).setdefault(side, {}).setdefault(part, {})
+        for ts, value in zip(result.get("Timestamps", []), result.get("Values", [])):
+            if value is not None and math.isfinite(value):
+                series[_ts_key(ts)] = float(value)
+    return data
+
+
+def _ts_key(ts):
+    return ts.isoformat() if hasattr(ts, "isoformat") else str(ts)
+
+
+def evaluate(specs, data, look=1, looks=1, alpha=0.01, spent=None, spending="obrien_fleming", power=0.8,
+             pass_score=95.0, marginal_score=75.0):
+    """Verdicts of one look over the cumulative window.
+
+    `alpha` is the step's false-fail budget over all looks and metrics: each metric gets
+    alpha / len(specs) (Bonferroni), spent over the looks by `spending`; `spent` carries
+    {metric name: attained size so far} from look to look (returned updated).
+    """
+    spent = dict(spent or {})
+    metric_alpha = alpha / max(1, len(specs))
+    rows = []
+    for spec in specs:
+        name = spec["name"]
+        level = stats.look_level(look, looks, metric_alpha, spent.get(name, 0.0), spending)
+        sides = data.get(name, {})
+        limits = {"maximum": spec.get("max"), "minimum": spec.get("min")}
+        if spec["kind"] == PROPORTION:
+            live_n, live_d = _sums(sides.get("live", {}))
+            cand_n, cand_d = _sums(sides.get("candidate", {}))
+            result = stats.judge_proportion(
+                int(round(live_n)), int(round(live_d)), int(round(cand_n)), int(round(cand_d)), level,
+                tolerance=spec["tolerance"], direction=spec["direction"], power=power,
+                min_total=spec["min_requests"], abs_tolerance=spec.get("abs_tolerance"), **limits)
+        else:
+            live = _values(sides.get("live", {}).get("n", {}))
+            cand = _values(sides.get("candidate", {}).get("n", {}))
+            result = stats.judge_samples(
+                live, cand, level, tolerance=spec["tolerance"], direction=spec["direction"], power=power,
+                min_samples=spec["min_samples"], abs_tolerance=spec.get("abs_tolerance"), **limits)
+        spent[name] = spent.get(name, 0.0) + result.pop("size", 0.0)
+        row = {"name": name, "critical": spec["critical"], "weight": spec["weight"],
+               "tolerance": spec["tolerance"], "direction": spec["direction"],
+               "metric_name": spec["metric_name"], "stat": spec["stat"]}
+        row.update(result)
+        rows.append(row)
+    score, decision, reason = stats.aggregate(rows, pass_score, marginal_score)
+    return {"metrics": rows, "score": score, "decision": decision, "reason": reason, "spent": spent,
+            "look": look, "looks": looks}
+
+
+def _sums(side):
+    numerator = side.get("n", {})
+    denominator = side.get("d", {})
+    # ALB publishes HTTPCode_Target_5XX_Count only for periods that had one: a period with
+    # requests and no 5xx datapoint counted zero errors.
+    return math.fsum(numerator.values()), math.fsum(denominator.values())
+
+
+def _values(series):
+    return [series[k] for k in sorted(series)]
+
+
+def summarize(outcome, elapsed=None, early=False):
+    """One line for humans: decision, when, and each metric's verdict with its reason."""
+    head = "%s (%s)" % (outcome["decision"], outcome["reason"])
+    if outcome.get("looks", 1) > 1:
+        head += " at look %d/%d" % (outcome["look"], outcome["looks"])
+    if elapsed is not None:
+        head += " after %.0fs" % elapsed
+    if early:
+        head += ", early exit"
+    if outcome.get("score") is not None:
+        head += ", score %.0f" % outcome["score"]
+    parts = ["%s %s: %s" % (row["name"], row["verdict"], row["reason"]) for row in outcome["metrics"]]
+    return head + "; " + "; ".join(parts)
+
+
+_RELATIVE_RE = re.compile(r"^-(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_time(value, now):
+    """Epoch seconds from an ISO 8601 time (with Z or an offset; naive means UTC), epoch seconds,
+    or a time relative to `now` (epoch seconds) such as -15m, -900s, -1h."""
+    import datetime
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    match = _RELATIVE_RE.match(text)
+    if match:
+        return now - float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError("%r is not a time: use ISO 8601 (2026-11-26T10:00:00Z), epoch seconds, or -15m / -900s / -1h"
+                         % (value,))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
+
+
+def iso(epoch):
+    import datetime
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def align_window(start, end, period):
+    """The window widened to whole periods (CloudWatch buckets by period from the epoch)."""
+    start = math.floor(start / period) * period
+    end = max(start + period, math.ceil(end / period) * period)
+    return start, end
+
+
+VALID_PERIODS = (1, 5, 10, 30)
+
+
+def period_error(period):
+    if period in VALID_PERIODS or (period >= 60 and period % 60 == 0):
+        return None
+    return "period must be 1, 5, 10, 30 or a multiple of 60 seconds (CloudWatch's rule), got %r" % (period,)

@@ -1,0 +1,733 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Statistics of the canary judge: pure functions, Python standard library only.
+
+Importable without Ansible, boto3 or scipy, so the judge can be unit-tested against
+scipy.stats and benchmarked directly.
+
+Error rates (proportions)
+    Exact conditional binomial test. With live (x_l errors of n_l requests) and candidate
+    (x_c of n_c), errors arriving as Poisson processes with rates proportional to traffic,
+    the candidate's share of all errors given their total N = x_l + x_c is
+    Binomial(N, p0 = n_c / (n_c + n_l)) when the candidate is no worse. The one-sided
+    p-value is P(X >= x_c); the test is uniformly most powerful unbiased for the rate
+    ratio and needs no large-sample approximation, which matters at thin traffic.
+
+Minimum detectable effect (MDE) of that test
+    The smallest rate ratio R (candidate rate = R x live rate) that the test, at the level
+    used for this look, would detect with probability `power`. Computed exactly under the
+    Poisson model: N ~ Poisson(rate * (n_l + R n_c)), X | N ~ Binomial(N, pi_R) with
+    pi_R = R n_c / (R n_c + n_l), power = sum_N P(N) P(X >= c(N) | N), c(N) the exact
+    critical value. When the expected total exceeds EXACT_POWER_MAX_EVENTS the normal
+    approximation of the binomial at N = E[N] is used (error < 1 % of power there). The
+    live rate comes from the live data with a 0.5 continuity term, so a live side without
+    errors gives a large MDE (nothing can be said), never a zero one.
+
+Looking every period (sequential testing)
+    Alpha spending (Lan-DeMets) with the O'Brien-Fleming-type function
+    a(t) = 2 - 2 Phi(z_{1 - alpha/2} / sqrt(t)) over the planned looks (t = look / looks):
+    little alpha early (only a large regression fails early), nearly all of it at the end
+    (power at the last look close to a single test). Each look tests at level
+    a(t_k) - spent, where `spent` sums the attained sizes of the earlier looks (the exact
+    probability under H0 of rejecting there, given the totals, which for a discrete test
+    is often far below its nominal level). By the union bound the false-fail probability
+    over all looks is at most alpha. Pocock-type (alpha ln(1 + (e - 1) t)) and an even
+    Bonferroni split are available too.
+
+Samples (latency, CPU ...)
+    Mann-Whitney U, one-sided (candidate worse): exact distribution when there are no ties
+    and both samples have at most EXACT_MWU_MAX values, otherwise the normal approximation
+    with tie correction and continuity correction. Hodges-Lehmann shift (median of all
+    candidate - live differences) with its distribution-free confidence interval. The MDE
+    is the shift detected with probability `power` by the exact critical value of U, for
+    normally distributed values with the pooled standard deviation (P(cand > live) =
+    Phi(delta / (sigma sqrt 2)), U approximately normal); None when no ordering of the
+    samples could reach the level (too few samples).
+"""
+
+import math
+
+EXACT_POWER_MAX_EVENTS = 400.0
+EXACT_MWU_MAX = 50
+_SQRT2 = math.sqrt(2.0)
+
+HIGHER_IS_WORSE = "higher_is_worse"
+LOWER_IS_WORSE = "lower_is_worse"
+DIRECTIONS = (HIGHER_IS_WORSE, LOWER_IS_WORSE)
+SPENDING_FUNCTIONS = ("obrien_fleming", "pocock", "bonferroni")
+
+PASS = "pass"
+FAIL = "fail"
+INCONCLUSIVE = "inconclusive"
+NODATA = "nodata"
+
+
+# ---------------------------------------------------------------------------
+# Distributions
+# ---------------------------------------------------------------------------
+
+def norm_cdf(z):
+    return 0.5 * math.erfc(-z / _SQRT2)
+
+
+def norm_sf(z):
+    return 0.5 * math.erfc(z / _SQRT2)
+
+
+def norm_ppf(p):
+    """Inverse of the standard normal CDF (Acklam's rational approximation, one Newton step)."""
+    if not 0.0 < p < 1.0:
+        if p == 0.0:
+            return -math.inf
+        if p == 1.0:
+            return math.inf
+        raise ValueError("probability must be within [0, 1], got %r" % (p,))
+    a = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+         1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
+    b = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+         6.680131188771972e+01, -1.328068155288572e+01)
+    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+         -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
+    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00)
+    low = 0.02425
+    if p < low:
+        q = math.sqrt(-2 * math.log(p))
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+    elif p <= 1 - low:
+        q = p - 0.5
+        r = q * q
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / \
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    else:
+        q = math.sqrt(-2 * math.log1p(-p))
+        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / \
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+    # One Halley step against the exact CDF brings the error to ~1e-15.
+    e = norm_cdf(x) - p
+    u = e * math.sqrt(2 * math.pi) * math.exp(x * x / 2)
+    return x - u / (1 + x * u / 2)
+
+
+def _log_choose(n, k):
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def binom_logpmf(k, n, p):
+    if k < 0 or k > n:
+        return -math.inf
+    if p <= 0.0:
+        return 0.0 if k == 0 else -math.inf
+    if p >= 1.0:
+        return 0.0 if k == n else -math.inf
+    return _log_choose(n, k) + k * math.log(p) + (n - k) * math.log1p(-p)
+
+
+def _logsumexp(values):
+    top = max(values)
+    if top == -math.inf:
+        return -math.inf
+    return top + math.log(math.fsum(math.exp(v - top) for v in values))
+
+
+def _betacf(a, b, x):
+    """Continued fraction of the regularized incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    if abs(d) < tiny:
+        d = tiny
+    d = 1.0 / d
+    h = d
+    for m in range(1, 10000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = tiny if abs(d) < tiny else d
+        c = 1.0 + aa / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = tiny if abs(d) < tiny else d
+        c = 1.0 + aa / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 3e-16:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    """Regularized incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def binom_sf(k, n, p):
+    """P(X >= k) for X ~ Binomial(n, p), by the incomplete beta function (fast)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    return betainc(k, n - k + 1, p)
+
+
+def binom_sf_exact(k, n, p):
+    """P(X >= k) for X ~ Binomial(n, p), summing the pmf in log space."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    return min(1.0, math.exp(_logsumexp([binom_logpmf(i, n, p) for i in range(k, n + 1)])))
+
+
+def poisson_logpmf(k, lam):
+    if lam <= 0:
+        return 0.0 if k == 0 else -math.inf
+    return k * math.log(lam) - lam - math.lgamma(k + 1)
+
+
+# ---------------------------------------------------------------------------
+# Descriptive helpers
+# ---------------------------------------------------------------------------
+
+def percentile(values, q):
+    """q-th percentile (0-100) with linear interpolation between order statistics (numpy's default)."""
+    data = sorted(values)
+    if not data:
+        return None
+    if not 0 <= q <= 100:
+        raise ValueError("percentile must be within 0..100, got %r" % (q,))
+    pos = (len(data) - 1) * q / 100.0
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def median(values):
+    return percentile(values, 50)
+
+
+def relative_change(live, candidate):
+    """(candidate - live) / |live|; None when live is 0 or either is missing."""
+    if live is None or candidate is None or live == 0:
+        return None
+    return (candidate - live) / abs(live)
+
+
+def pooled_sd(a, b):
+    """Pooled sample standard deviation of two samples; None with fewer than 3 values in all."""
+    na, nb = len(a), len(b)
+    if na + nb < 3:
+        return None
+    ss = 0.0
+    for sample in (a, b):
+        if sample:
+            m = math.fsum(sample) / len(sample)
+            ss += math.fsum((v - m) ** 2 for v in sample)
+    return math.sqrt(ss / (na + nb - 2))
+
+
+# ---------------------------------------------------------------------------
+# Sequential looks: alpha spending
+# ---------------------------------------------------------------------------
+
+def alpha_spent_by(t, alpha, spending="obrien_fleming", looks=1):
+    """Cumulative alpha the spending function allows by information fraction t (0..1)."""
+    if spending not in SPENDING_FUNCTIONS:
+        raise ValueError("spending must be one of %s, got %r" % (", ".join(SPENDING_FUNCTIONS), spending))
+    if t <= 0:
+        return 0.0
+    if t >= 1:
+        return alpha
+    if spending == "obrien_fleming":
+        return min(alpha, 2.0 * norm_sf(-norm_ppf(alpha / 2.0) / math.sqrt(t)))
+    if spending == "pocock":
+        return alpha * math.log(1.0 + (math.e - 1.0) * t)
+    # bonferroni: an even split over the planned looks
+    return alpha * math.floor(t * looks + 1e-9) / looks
+
+
+def look_level(look, looks, alpha, spent=0.0, spending="obrien_fleming"):
+    """Test level of look `look` (1-based) of `looks`, given the size already spent on earlier looks."""
+    if looks < 1 or not 1 <= look:
+        raise ValueError("look must be within 1..looks, got %r of %r" % (look, looks))
+    look = min(look, looks)
+    return max(0.0, alpha_spent_by(float(look) / looks, alpha, spending, looks) - spent)
+
+
+# ---------------------------------------------------------------------------
+# Proportions: exact conditional binomial test
+# ---------------------------------------------------------------------------
+
+def conditional_binomial_test(live_errors, live_requests, candidate_errors, candidate_requests):
+    """One-sided p-value that the candidate's error rate is higher than live's.
+
+    Returns (p_value, p0, total_errors). With no errors at all the p-value is 1.
+    """
+    _check_counts(live_errors, live_requests, "live")
+    _check_counts(candidate_errors, candidate_requests, "candidate")
+    total = live_errors + candidate_errors
+    p0 = float(candidate_requests) / (candidate_requests + live_requests)
+    if total == 0:
+        return 1.0, p0, 0
+    if total <= 5000:
+        return binom_sf_exact(candidate_errors, total, p0), p0, total
+    return binom_sf(candidate_errors, total, p0), p0, total
+
+
+def _check_counts(events, trials, side):
+    if trials <= 0:
+        raise ValueError("%s requests must be positive, got %r" % (side, trials))
+    if events < 0 or events > trials:
+        raise ValueError("%s errors must be within 0..requests (%r), got %r" % (side, trials, events))
+
+
+def binomial_critical_value(total, p0, level):
+    """Smallest k with P(X >= k) <= level for X ~ Binomial(total, p0), and that attained size.
+
+    Returns (k, size); k = total + 1 (size 0) when no outcome reaches the level.
+    """
+    if level <= 0 or total <= 0:
+        return total + 1, 0.0
+    mean = total * p0
+    sd = math.sqrt(max(total * p0 * (1 - p0), 1e-12))
+    k = int(max(0, min(total + 1, math.floor(mean + -norm_ppf(min(max(level, 1e-300), 0.5)) * sd))))
+    # Walk from the normal guess to the exact boundary (a handful of steps).
+    while k > 0 and binom_sf(k - 1, total, p0) <= level:
+        k -= 1
+    while k <= total and binom_sf(k, total, p0) > level:
+        k += 1
+    return k, (binom_sf(k, total, p0) if k <= total else 0.0)
+
+
+class _CriticalValues(object):
+    """Exact critical values c(N) of the conditional binomial test at one level, computed once."""
+
+    def __init__(self, p0, level):
+        self.p0, self.level = p0, level
+        self.values = [1]  # c(0): no outcome of zero events rejects
+
+    def __call__(self, total):
+        while len(self.values) <= total:
+            n = len(self.values)
+            k = self.values[-1]  # c(N) never decreases and grows by at most one per event
+            while k <= n and binom_sf(k, n, self.p0) > self.level:
+                k += 1
+            self.values.append(k)
+        return self.values[total]
+
+
+def proportion_power(ratio, live_requests, candidate_requests, live_rate, level, _critical=None):
+    """Power of the exact conditional binomial test at `level` when candidate rate = ratio x live_rate."""
+    if level <= 0 or live_rate <= 0:
+        return 0.0
+    n_l, n_c = float(live_requests), float(candidate_requests)
+    lam_l, lam_c = live_rate * n_l, min(1.0, live_rate * ratio) * n_c
+    lam = lam_l + lam_c
+    p0 = n_c / (n_c + n_l)
+    pi = lam_c / lam
+    if lam > EXACT_POWER_MAX_EVENTS:
+        z = -norm_ppf(level)
+        return norm_cdf((lam * (pi - p0) - z * math.sqrt(lam * p0 * (1 - p0))) / math.sqrt(lam * pi * (1 - pi)))
+    critical = _critical or _CriticalValues(p0, level)
+    spread = 10 * math.sqrt(lam) + 10  # the Poisson mass outside lam +- spread is below 1e-15
+    power = 0.0
+    for total in range(max(1, int(lam - spread)), int(math.ceil(lam + spread)) + 1):
+        k = critical(total)
+        if k > total:
+            continue
+        weight = math.exp(poisson_logpmf(total, lam))
+        if weight > 0:
+            power += weight * binom_sf(k, total, pi)
+    return min(1.0, power)
+
+
+def proportion_mde(live_errors, live_requests, candidate_requests, level, power=0.8, max_ratio=1000.0):
+    """Minimum detectable rate ratio (>= 1) of the conditional binomial test, or None if even
+    `max_ratio` would not be detected with probability `power`."""
+    if level <= 0 or candidate_requests <= 0 or live_requests <= 0:
+        return None
+    live_rate = (live_errors + 0.5) / (live_requests + 1.0)
+    critical = _CriticalValues(float(candidate_requests) / (candidate_requests + live_requests), level)
+
+    def power_at(ratio):
+        return proportion_power(ratio, live_requests, candidate_requests, live_rate, level, critical)
+
+    cap = min(max_ratio, 1.0 / live_rate)  # the candidate's rate cannot exceed 1
+    if power_at(cap) < power:
+        return None
+    lo, hi = 1.0, cap
+    if power_at(lo) >= power:
+        return 1.0
+    for _ in range(60):  # bisection on log(ratio); bounded
+        mid = math.sqrt(lo * hi)
+        if power_at(mid) >= power:
+            hi = mid
+        else:
+            lo = mid
+        if hi / lo < 1.001:
+            break
+    return hi
+
+
+def clopper_pearson_lower(events, trials, level):
+    """One-sided lower confidence bound (confidence 1 - level) of a binomial proportion."""
+    if events <= 0 or trials <= 0:
+        return 0.0
+    lo, hi = 0.0, float(events) / trials
+    for _ in range(100):  # bisection: P(X >= events | p) = level
+        mid = (lo + hi) / 2
+        if binom_sf(events, trials, mid) > level:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo < 1e-12:
+            break
+    return lo
+
+
+# ---------------------------------------------------------------------------
+# Samples: Mann-Whitney U and Hodges-Lehmann
+# ---------------------------------------------------------------------------
+
+def rank_with_ties(values):
+    """Average ranks (1-based) and the sizes of the tie groups."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    ties = []
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        rank = (i + j) / 2.0 + 1.0
+        for idx in order[i:j + 1]:
+            ranks[idx] = rank
+        if j > i:
+            ties.append(j - i + 1)
+        i = j + 1
+    return ranks, ties
+
+
+def mwu_exact_counts(n1, n2):
+    """Number of orderings giving U = 0 .. n1*n2 (no ties): coefficients of the Gaussian binomial."""
+    size = n1 * n2 + 1
+    poly = [0] * size
+    poly[0] = 1
+    for i in range(1, n1 + 1):
+        # multiply by (1 - q^(n2 + i)), then divide by (1 - q^i)
+        shift = n2 + i
+        for j in range(size - 1, shift - 1, -1):
+            poly[j] -= poly[j - shift]
+        for j in range(i, size):
+            poly[j] += poly[j - i]
+    return poly
+
+
+def _mwu_exact_sf_table(n1, n2):
+    counts = mwu_exact_counts(n1, n2)
+    total = float(sum(counts))
+    sf = [0.0] * (len(counts) + 1)
+    acc = 0
+    for u in range(len(counts) - 1, -1, -1):
+        acc += counts[u]
+        sf[u] = acc / total
+    return sf  # sf[u] = P(U >= u); sf[n1*n2 + 1] = 0
+
+
+def mann_whitney_u(candidate, live, method="auto"):
+    """One-sided Mann-Whitney test that the candidate's values are stochastically greater.
+
+    Returns dict(u, p_value, method, ties) with u = U of the candidate sample.
+    method: auto (exact without ties and n <= EXACT_MWU_MAX), exact, asymptotic.
+    """
+    n1, n2 = len(candidate), len(live)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("both samples need values (candidate %d, live %d)" % (n1, n2))
+    ranks, ties = rank_with_ties(list(candidate) + list(live))
+    u = math.fsum(ranks[:n1]) - n1 * (n1 + 1) / 2.0
+    if method == "auto":
+        method = "exact" if not ties and max(n1, n2) <= EXACT_MWU_MAX else "asymptotic"
+    if method == "exact":
+        sf = _mwu_exact_sf_table(n1, n2)
+        p = sf[int(math.ceil(u - 1e-9))]
+    else:
+        n = n1 + n2
+        tie_term = math.fsum(t ** 3 - t for t in ties) / (n * (n - 1)) if n > 1 else 0.0
+        var = n1 * n2 / 12.0 * ((n + 1) - tie_term)
+        if var <= 0:
+            p = 1.0
+        else:
+            p = norm_sf((u - n1 * n2 / 2.0 - 0.5) / math.sqrt(var))
+    return {"u": u, "p_value": min(1.0, max(0.0, p)), "method": method, "ties": bool(ties)}
+
+
+def mwu_critical_value(n1, n2, level):
+    """Exact critical U (reject when U >= it) at `level` without ties, and its attained size.
+
+    Returns (u_crit, size); u_crit = n1*n2 + 1 and size 0 when no ordering reaches the level."""
+    if max(n1, n2) <= EXACT_MWU_MAX:
+        sf = _mwu_exact_sf_table(n1, n2)
+        for u in range(n1 * n2 + 2):
+            if sf[u] <= level:
+                return u, sf[u]
+        return n1 * n2 + 1, 0.0
+    mu = n1 * n2 / 2.0
+    sd = math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0)
+    return mu - norm_ppf(level) * sd + 0.5, level
+
+
+def hodges_lehmann(candidate, live, confidence=0.95):
+    """Hodges-Lehmann shift (candidate - live) and its two-sided distribution-free confidence interval.
+
+    Returns (estimate, lower, upper); a bound is None when the samples are too small for it.
+    """
+    n1, n2 = len(candidate), len(live)
+    diffs = sorted(c - l for c in candidate for l in live)
+    if not diffs:
+        return None, None, None
+    estimate = median(diffs)
+    tail = (1.0 - confidence) / 2.0
+    m = n1 * n2
+    if max(n1, n2) <= EXACT_MWU_MAX:
+        sf = _mwu_exact_sf_table(n1, n2)
+        # Largest w with P(U <= w) <= tail; by symmetry P(U <= w) = P(U >= m - w).
+        w = -1
+        for cand_w in range(0, m + 1):
+            if sf[m - cand_w] <= tail:
+                w = cand_w
+            else:
+                break
+    else:
+        sd = math.sqrt(m * (n1 + n2 + 1) / 12.0)
+        w = int(math.floor(m / 2.0 - -norm_ppf(tail) * sd - 0.5))
+    if w < 0:
+        return estimate, None, None
+    return estimate, diffs[w], diffs[m - w - 1]
+
+
+def samples_mde(live, candidate, level, power=0.8):
+    """Minimum detectable shift (in the samples' units) of the one-sided Mann-Whitney test, or None."""
+    n1, n2 = len(candidate), len(live)
+    if level <= 0 or n1 == 0 or n2 == 0:
+        return None
+    u_crit, _size = mwu_critical_value(n1, n2, level)
+    if u_crit > n1 * n2:
+        return None
+    sigma = pooled_sd(candidate, live)
+    if sigma is None:
+        return None
+    sd_u = math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0)
+    theta = (u_crit - 0.5 + norm_ppf(power) * sd_u) / (n1 * n2)
+    if theta >= 1.0:
+        return None
+    if theta <= 0.5:
+        return 0.0
+    return _SQRT2 * sigma * norm_ppf(theta)
+
+
+# ---------------------------------------------------------------------------
+# Verdicts
+# ---------------------------------------------------------------------------
+
+def _worse_by(relative, tolerance):
+    return relative is None or relative > tolerance
+
+
+def judge_proportion(live_events, live_total, candidate_events, candidate_total, level,
+                     tolerance=0.25, direction=HIGHER_IS_WORSE, power=0.8, min_total=50,
+                     maximum=None, minimum=None, abs_tolerance=None):
+    """Verdict of a proportion metric (errors / requests) at one look.
+
+    `level` is this look's test level (see look_level). Returns a dict with verdict, reason,
+    live / candidate proportions, relative_change, p_value, mde_ratio, size (the attained
+    size to add to the spent alpha) and counts.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError("direction must be one of %s, got %r" % (", ".join(DIRECTIONS), direction))
+    out = {"kind": "proportion", "verdict": None, "reason": "", "live": None, "candidate": None,
+           "relative_change": None, "p_value": None, "mde_ratio": None, "level": level, "size": 0.0,
+           "live_count": live_total, "candidate_count": candidate_total,
+           "live_events": live_events, "candidate_events": candidate_events}
+    if not live_total or not candidate_total:
+        missing = [side for side, n in (("live", live_total), ("candidate", candidate_total)) if not n]
+        out.update(verdict=NODATA, reason="no requests for %s" % " and ".join(missing))
+        return out
+    live_events = min(live_events, live_total)
+    candidate_events = min(candidate_events, candidate_total)
+    live_rate = float(live_events) / live_total
+    cand_rate = float(candidate_events) / candidate_total
+    out.update(live=live_rate, candidate=cand_rate, relative_change=relative_change(live_rate, cand_rate),
+               live_events=live_events, candidate_events=candidate_events)
+    # "lower is worse" (a success rate): the complements are the bad events.
+    if direction == HIGHER_IS_WORSE:
+        bad_l, bad_c = live_events, candidate_events
+    else:
+        bad_l, bad_c = live_total - live_events, candidate_total - candidate_events
+    if min(live_total, candidate_total) < min_total:
+        out.update(verdict=INCONCLUSIVE,
+                   reason="too little traffic: %d live / %d candidate requests, at least %d needed"
+                          % (live_total, candidate_total, min_total))
+        return out
+    # Absolute limits fail fast, with confidence: the bound of the candidate's rate, not its point value.
+    if maximum is not None:
+        bound = clopper_pearson_lower(candidate_events, candidate_total, max(level, 1e-12))
+        if bound > maximum:
+            out.update(verdict=FAIL, reason="candidate rate %.4g is above the limit %.4g (lower bound %.4g)"
+                                            % (cand_rate, maximum, bound))
+            return out
+    if minimum is not None:
+        bound = 1.0 - clopper_pearson_lower(candidate_total - candidate_events, candidate_total, max(level, 1e-12))
+        if bound < minimum:
+            out.update(verdict=FAIL, reason="candidate rate %.4g is below the limit %.4g (upper bound %.4g)"
+                                            % (cand_rate, minimum, bound))
+            return out
+    p_value, p0, total = conditional_binomial_test(bad_l, live_total, bad_c, candidate_total)
+    critical, size = binomial_critical_value(total, p0, level)
+    out.update(p_value=p_value, size=size)
+    bad_live_rate = float(bad_l) / live_total
+    bad_cand_rate = float(bad_c) / candidate_total
+    ratio = bad_cand_rate / bad_live_rate if bad_live_rate > 0 else (None if bad_cand_rate > 0 else 1.0)
+    worse_rel = None if ratio is None else ratio - 1.0
+    abs_ok = abs_tolerance is not None and (bad_cand_rate - bad_live_rate) <= abs_tolerance
+    if bad_c >= critical and _worse_by(worse_rel, tolerance) and not abs_ok:
+        out.update(verdict=FAIL, reason="candidate %s (%d/%d) vs live %s (%d/%d): x%s, p=%.3g <= %.3g"
+                   % (_pct(cand_rate), candidate_events, candidate_total, _pct(live_rate), live_events,
+                      live_total, "inf" if ratio is None else "%.2f" % ratio, p_value, level))
+        return out
+    mde = proportion_mde(bad_l, live_total, candidate_total, level, power)
+    out["mde_ratio"] = mde
+    detectable_abs = None if mde is None else (bad_l + 0.5) / (live_total + 1.0) * (mde - 1.0)
+    if mde is None or mde - 1.0 > tolerance:
+        if abs_tolerance is None or detectable_abs is None or detectable_abs > abs_tolerance:
+            out.update(verdict=INCONCLUSIVE,
+                       reason="could only detect %s (tolerance x%.2f): candidate %s (%d/%d) vs live %s (%d/%d)"
+                       % ("no increase" if mde is None else ">= x%.2f" % mde, 1.0 + tolerance, _pct(cand_rate),
+                          candidate_events, candidate_total, _pct(live_rate), live_events, live_total))
+            return out
+    out.update(verdict=PASS, reason="candidate %s (%d/%d) vs live %s (%d/%d), p=%.3g; detectable >= x%.2f"
+               % (_pct(cand_rate), candidate_events, candidate_total, _pct(live_rate), live_events, live_total,
+                  p_value, mde))
+    return out
+
+
+def _pct(rate):
+    return "%.3g%%" % (100.0 * rate)
+
+
+def judge_samples(live, candidate, level, tolerance=0.25, direction=HIGHER_IS_WORSE, power=0.8,
+                  min_samples=3, maximum=None, minimum=None, abs_tolerance=None, confidence=None):
+    """Verdict of a samples metric (per-period latency p95, CPU ...) at one look.
+
+    The candidate fails when the one-sided Mann-Whitney test rejects at `level` AND the
+    Hodges-Lehmann shift is worse than the tolerance band (relative to the live median, or
+    `abs_tolerance` in the metric's units). Absolute limits compare the candidate's median.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError("direction must be one of %s, got %r" % (", ".join(DIRECTIONS), direction))
+    live = [float(v) for v in live]
+    candidate = [float(v) for v in candidate]
+    out = {"kind": "samples", "verdict": None, "reason": "", "live": median(live), "candidate": median(candidate),
+           "relative_change": None, "p_value": None, "mde_ratio": None, "level": level, "size": 0.0,
+           "live_count": len(live), "candidate_count": len(candidate), "shift": None, "shift_ci": None}
+    if not live or not candidate:
+        missing = [side for side, s in (("live", live), ("candidate", candidate)) if not s]
+        out.update(verdict=NODATA, reason="no datapoints for %s" % " and ".join(missing))
+        return out
+    live_med, cand_med = out["live"], out["candidate"]
+    if maximum is not None and cand_med > maximum:
+        out.update(verdict=FAIL, reason="candidate median %.4g is above the limit %.4g%s"
+                   % (cand_med, maximum, " (live %.4g is too)" % live_med if live_med > maximum else ""))
+        return out
+    if minimum is not None and cand_med < minimum:
+        out.update(verdict=FAIL, reason="candidate median %.4g is below the limit %.4g%s"
+                   % (cand_med, minimum, " (live %.4g is too)" % live_med if live_med < minimum else ""))
+        return out
+    if min(len(live), len(candidate)) < min_samples:
+        out.update(verdict=INCONCLUSIVE, reason="too few samples: %d live / %d candidate, at least %d needed"
+                   % (len(live), len(candidate), min_samples))
+        return out
+    sign = 1.0 if direction == HIGHER_IS_WORSE else -1.0
+    worse_c = [sign * v for v in candidate]
+    worse_l = [sign * v for v in live]
+    test = mann_whitney_u(worse_c, worse_l)
+    if test["method"] == "exact":
+        u_crit, size = mwu_critical_value(len(worse_c), len(worse_l), level)
+        rejected = test["u"] >= u_crit
+    else:
+        rejected, size = test["p_value"] <= level, level
+    conf = confidence if confidence is not None else 1.0 - 2.0 * min(max(level, 1e-6), 0.25)
+    shift, lower, upper = hodges_lehmann(candidate, live, conf)
+    scale = abs(live_med) if live_med else None
+    worse_shift = sign * shift
+    worse_rel = worse_shift / scale if scale else None
+    out.update(p_value=test["p_value"], size=size, shift=shift, shift_ci=[lower, upper],
+               relative_change=(shift / scale if scale else None), confidence=conf)
+    abs_ok = abs_tolerance is not None and worse_shift <= abs_tolerance
+    if rejected and _worse_by(worse_rel, tolerance) and not abs_ok:
+        out.update(verdict=FAIL, reason="candidate median %.4g vs live %.4g: shift %+.4g (%s), p=%.3g <= %.3g"
+                   % (cand_med, live_med, shift, _rel(out["relative_change"]), test["p_value"], level))
+        return out
+    mde_shift = samples_mde(worse_l, worse_c, level, power)
+    mde_ratio = None if mde_shift is None or not scale else 1.0 + mde_shift / scale
+    out["mde_ratio"] = mde_ratio
+    out["mde_shift"] = mde_shift
+    too_coarse = mde_ratio is None or mde_ratio - 1.0 > tolerance
+    if too_coarse and (abs_tolerance is None or mde_shift is None or mde_shift > abs_tolerance):
+        out.update(verdict=INCONCLUSIVE,
+                   reason="could only detect %s (tolerance %+.0f%%): candidate median %.4g vs live %.4g"
+                   % ("no shift" if mde_ratio is None else "a shift >= %+.0f%%" % (100 * (mde_ratio - 1)),
+                      100 * tolerance, cand_med, live_med))
+        return out
+    out.update(verdict=PASS, reason="candidate median %.4g vs live %.4g: shift %+.4g (%s), p=%.3g"
+               % (cand_med, live_med, shift, _rel(out["relative_change"]), test["p_value"]))
+    return out
+
+
+def _rel(value):
+    return "n/a" if value is None else "%+.1f%%" % (100 * value)
+
+
+def aggregate(results, pass_score=95.0, marginal_score=75.0):
+    """Step decision from per-metric results (dicts with verdict, critical, weight, name).
+
+    fail: a critical metric failed, or the score is below `marginal_score`;
+    inconclusive: a critical metric is inconclusive / nodata, no metric was decisive, or the
+    score lies between the thresholds; pass otherwise. The score is the weighted share of
+    passing metrics among those with a pass / fail verdict (None when there are none).
+    """
+    decisive = [r for r in results if r["verdict"] in (PASS, FAIL)]
+    weight = math.fsum(r.get("weight", 1.0) for r in decisive)
+    score = None
+    if weight > 0:
+        score = 100.0 * math.fsum(r.get("weight", 1.0) for r in decisive if r["verdict"] == PASS) / weight
+    critical_fail = [r["name"] for r in results if r.get("critical", True) and r["verdict"] == FAIL]
+    critical_open = [r["name"] for r in results if r.get("critical", True) and r["verdict"] in (INCONCLUSIVE, NODATA)]
+    if critical_fail:
+        return score, FAIL, "critical metric failed: %s" % ", ".join(critical_fail)
+    if score is not None and score < marginal_score:
+        return score, FAIL, "score %.0f below %.0f" % (score, marginal_score)
+    if critical_open:
+        return score, INCONCLUSIVE, "critical metric without a conclusion: %s" % ", ".join(critical_open)
+    if score is None:
+        return score, INCONCLUSIVE, "no metric reached a conclusion"
+    if score < pass_score:
+        return score, INCONCLUSIVE, "score %.0f between %.0f and %.0f" % (score, marginal_score, pass_score)
+    return score, PASS, "score %.0f" % score

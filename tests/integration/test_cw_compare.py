@@ -1,0 +1,326 @@
+"""cw_compare run through ansible-playbook against CloudWatch data published into moto (and the lab for p95).
+
+moto answers Sum / Average / SampleCount but not percentiles, so the moto tests read the
+latency metric with `stat: Average` over per-period values published as such; the p95 test
+runs only against the lab.
+"""
+import datetime
+import os
+import random
+
+import pytest
+
+from harness import localhost_play, run_playbook
+
+LB = "app/shop-alb/50dc6c495c0c9188"
+LIVE_TG = "targetgroup/shop-a/73e2d6bc24d8a067"
+CAND_TG = "targetgroup/shop-b/1f6c3cbd5a9e4f21"
+NS = "AWS/ApplicationELB"
+MINUTES = 10
+
+
+def minute_marks(minutes=MINUTES):
+    """Timestamps of the last `minutes` whole minutes, oldest first, all in the past."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+    return [now - datetime.timedelta(minutes=minutes - i) for i in range(minutes)]
+
+
+def publish(cw, tg, metric, values, marks, namespace=NS, dims=None):
+    dims = dims or [{"Name": "LoadBalancer", "Value": LB}, {"Name": "TargetGroup", "Value": tg}]
+    data = [{"MetricName": metric, "Dimensions": dims, "Timestamp": ts, "Value": float(v)}
+            for ts, v in zip(marks, values) if v is not None]
+    for i in range(0, len(data), 20):
+        cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + 20])
+
+
+def publish_alb(cw, tg, requests, errors, latency, marks):
+    """Per minute: RequestCount, HTTPCode_Target_5XX_Count (only when non-zero, as ALB does), latency."""
+    publish(cw, tg, "RequestCount", requests, marks)
+    publish(cw, tg, "HTTPCode_Target_5XX_Count", [e if e else None for e in errors], marks)
+    publish(cw, tg, "TargetResponseTime", latency, marks)
+
+
+def noisy(center, spread, n, seed):
+    rng = random.Random(seed)
+    return [round(center * (1 + rng.uniform(-spread, spread)), 4) for _ in range(n)]
+
+
+def alb_task(name="compare", **extra):
+    args = {"preset": "alb", "load_balancer": LB, "live_target_group": LIVE_TG, "candidate_target_group": CAND_TG,
+            "period": 60, "start_time": "-%dm" % (MINUTES + 1),
+            # moto cannot answer p95: read the per-minute values published as TargetResponseTime with Average.
+            "metric_overrides": {"latency_p95": {"stat": "Average"}}}
+    args.update(extra)
+    return {"name": name, "progressive.delivery.cw_compare": args, "register": "verdict"}
+
+
+def run_compare(moto, task, check=False):
+    result = run_playbook(localhost_play([task], moto.url), check=check)
+    assert result.rc == 0, result
+    res = result.task(task["name"])
+    assert res["changed"] is False
+    return res
+
+
+def rows(res):
+    return dict((row["name"], row) for row in res["metrics"])
+
+
+def test_clearly_higher_5xx_rate_fails(moto):
+    cw = moto.client("cloudwatch")
+    marks = minute_marks()
+    publish_alb(cw, LIVE_TG, [1000] * MINUTES, [2, 1, 3, 2, 2, 1, 2, 3, 2, 2], noisy(0.12, 0.05, MINUTES, 1), marks)
+    publish_alb(cw, CAND_TG, [1000] * MINUTES, [30, 28, 33, 31, 29, 30, 27, 32, 30, 31], noisy(0.12, 0.05, MINUTES, 2), marks)
+
+    res = run_compare(moto, alb_task())
+
+    table = rows(res)
+    assert res["decision"] == "fail", res["summary"]
+    assert table["error_rate"]["verdict"] == "fail"
+    assert table["error_rate"]["live_count"] == 10000 and table["error_rate"]["candidate_count"] == 10000
+    assert table["error_rate"]["live"] == pytest.approx(20 / 10000.0)
+    assert table["error_rate"]["candidate"] == pytest.approx(301 / 10000.0)
+    assert table["error_rate"]["p_value"] < 1e-20
+    # Same latency distribution on both sides: that metric alone passes.
+    assert table["latency_p95"]["verdict"] == "pass", table["latency_p95"]
+    assert res["score"] == 50.0
+    assert "error_rate fail" in res["summary"]
+    assert res["looks"] == 1 and res["planned_looks"] == 1
+
+
+def test_clearly_higher_latency_fails(moto):
+    cw = moto.client("cloudwatch")
+    marks = minute_marks()
+    errors = [5] * MINUTES
+    publish_alb(cw, LIVE_TG, [5000] * MINUTES, errors, noisy(0.100, 0.1, MINUTES, 3), marks)
+    publish_alb(cw, CAND_TG, [5000] * MINUTES, errors, noisy(0.200, 0.1, MINUTES, 4), marks)
+
+    res = run_compare(moto, alb_task())
+
+    latency = rows(res)["latency_p95"]
+    assert res["decision"] == "fail", res["summary"]
+    assert latency["verdict"] == "fail"
+    assert latency["live_count"] == MINUTES and latency["candidate_count"] == MINUTES
+    assert 0.6 < latency["relative_change"] < 1.4
+    low, high = latency["shift_ci"]
+    assert 0.05 < low < high < 0.15
+    assert rows(res)["error_rate"]["verdict"] != "fail"
+
+
+def test_latency_slo_limit_fails_fast_without_a_comparison(moto):
+    cw = moto.client("cloudwatch")
+    marks = minute_marks(2)
+    publish_alb(cw, LIVE_TG, [5000] * 2, [5] * 2, [0.1, 0.1], marks)
+    publish_alb(cw, CAND_TG, [5000] * 2, [5] * 2, [0.9, 0.95], marks)
+
+    res = run_compare(moto, alb_task(metric_overrides={"latency_p95": {"stat": "Average", "max": 0.5}}))
+
+    latency = rows(res)["latency_p95"]
+    assert res["decision"] == "fail"
+    assert latency["verdict"] == "fail" and "above the limit 0.5" in latency["reason"]
+
+
+def test_identical_candidate_passes_also_in_check_mode(moto):
+    cw = moto.client("cloudwatch")
+    marks = minute_marks()
+    latency = noisy(0.15, 0.05, MINUTES, 5)
+    for tg in (LIVE_TG, CAND_TG):
+        publish_alb(cw, tg, [20000] * MINUTES, [100] * MINUTES, latency, marks)
+
+    res = run_compare(moto, alb_task(), check=True)
+
+    table = rows(res)
+    assert res["decision"] == "pass", res["summary"]
+    assert res["score"] == 100.0
+    assert table["error_rate"]["verdict"] == "pass" and table["latency_p95"]["verdict"] == "pass"
+    # A pass says how small a change it could have seen, and that is within the tolerance.
+    assert 1.0 < res["mde"]["error_rate"] <= 1.25
+    assert 1.0 < res["mde"]["latency_p95"] <= 1.25
+    assert table["error_rate"]["relative_change"] == 0.0
+
+
+def test_thin_traffic_is_inconclusive_with_its_detectable_effect(moto):
+    # The seed's 10 % step: 1,250 requests/min, 0.18 % 5xx, 5 minutes -> 625 candidate requests.
+    cw = moto.client("cloudwatch")
+    marks = minute_marks(5)
+    publish_alb(cw, LIVE_TG, [1125] * 5, [2, 2, 2, 2, 2], [0.1] * 5, marks)
+    publish_alb(cw, CAND_TG, [125] * 5, [0, 0, 1, 0, 1], [0.1] * 5, marks)
+
+    res = run_compare(moto, alb_task(start_time="-6m"))
+
+    error_rate = rows(res)["error_rate"]
+    assert res["decision"] == "inconclusive", res["summary"]
+    assert error_rate["verdict"] == "inconclusive"
+    assert error_rate["candidate_count"] == 625
+    # Even a doubling could not have been seen: the judge says what it could have seen.
+    assert res["mde"]["error_rate"] > 5
+    assert "could only detect" in error_rate["reason"]
+
+
+def test_too_few_requests_is_inconclusive(moto):
+    cw = moto.client("cloudwatch")
+    marks = minute_marks(3)
+    publish_alb(cw, LIVE_TG, [1000] * 3, [1] * 3, [0.1] * 3, marks)
+    publish_alb(cw, CAND_TG, [4] * 3, [0] * 3, [0.1] * 3, marks)
+
+    res = run_compare(moto, alb_task())
+
+    assert res["decision"] == "inconclusive"
+    assert "too little traffic" in rows(res)["error_rate"]["reason"]
+
+
+def test_candidate_without_data_is_nodata_and_inconclusive(moto):
+    cw = moto.client("cloudwatch")
+    marks = minute_marks(5)
+    publish_alb(cw, LIVE_TG, [1000] * 5, [1] * 5, [0.1] * 5, marks)
+
+    res = run_compare(moto, alb_task())
+
+    assert res["decision"] == "inconclusive"
+    assert rows(res)["error_rate"]["verdict"] == "nodata"
+    assert rows(res)["latency_p95"]["verdict"] == "nodata"
+
+
+def test_watch_exits_early_on_a_decisive_failure(moto):
+    cw = moto.client("cloudwatch")
+    marks = minute_marks()
+    publish_alb(cw, LIVE_TG, [1000] * MINUTES, [2] * MINUTES, [0.1] * MINUTES, marks)
+    publish_alb(cw, CAND_TG, [1000] * MINUTES, [40] * MINUTES, [0.1] * MINUTES, marks)
+
+    res = run_compare(moto, alb_task(watch_seconds=60, look_interval=5))
+
+    assert res["decision"] == "fail", res["summary"]
+    assert res["early_exit"] is True
+    assert res["looks"] == 1 and res["planned_looks"] == 12
+    assert res["elapsed"] < 20, res["elapsed"]
+    assert "early exit" in res["summary"]
+
+
+def test_watch_runs_every_look_when_nothing_fails(moto):
+    cw = moto.client("cloudwatch")
+    marks = minute_marks()
+    latency = noisy(0.15, 0.05, MINUTES, 6)
+    for tg in (LIVE_TG, CAND_TG):
+        publish_alb(cw, tg, [20000] * MINUTES, [100] * MINUTES, latency, marks)
+
+    res = run_compare(moto, alb_task(watch_seconds=4, look_interval=2))
+
+    assert res["early_exit"] is False
+    assert res["looks"] == res["planned_looks"] == 2
+    assert res["elapsed"] >= 4
+    assert res["decision"] == "pass", res["summary"]
+
+
+def test_alb_and_target_groups_resolved_by_name(moto):
+    ec2, elbv2, cw = moto.client("ec2"), moto.client("elbv2"), moto.client("cloudwatch")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.%d.0/24" % i, AvailabilityZone="us-east-1%s" % az)["Subnet"]["SubnetId"]
+               for i, az in enumerate("ab")]
+    lb_arn = elbv2.create_load_balancer(Name="shop-alb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    tgs = {}
+    for name in ("shop-a", "shop-b"):
+        tgs[name] = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc,
+                                              TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    lb_dim = lb_arn.split(":loadbalancer/")[1]
+    marks = minute_marks(5)
+    for name, errors in (("shop-a", 1), ("shop-b", 60)):
+        dims = [{"Name": "LoadBalancer", "Value": lb_dim},
+                {"Name": "TargetGroup", "Value": "targetgroup/" + tgs[name].split(":targetgroup/")[1]}]
+        publish(cw, None, "RequestCount", [1000] * 5, marks, dims=dims)
+        publish(cw, None, "HTTPCode_Target_5XX_Count", [errors] * 5, marks, dims=dims)
+
+    res = run_compare(moto, alb_task(load_balancer="shop-alb", live_target_group="shop-a",
+                                     candidate_target_group=tgs["shop-b"], start_time="-6m"))
+
+    error_rate = rows(res)["error_rate"]
+    assert error_rate["live_count"] == 5000 and error_rate["candidate_count"] == 5000
+    assert error_rate["verdict"] == "fail"
+    assert res["decision"] == "fail"
+
+
+def test_ecs_preset_and_a_custom_proportion(moto):
+    cw = moto.client("cloudwatch")
+    marks = minute_marks()
+    for service, cpu in (("shop-a", noisy(30, 0.05, MINUTES, 7)), ("shop-b", noisy(60, 0.05, MINUTES, 8))):
+        dims = [{"Name": "ClusterName", "Value": "prod"}, {"Name": "ServiceName", "Value": service}]
+        publish(cw, None, "CPUUtilization", cpu, marks, namespace="AWS/ECS", dims=dims)
+        publish(cw, None, "MemoryUtilization", noisy(40, 0.05, MINUTES, 9), marks, namespace="AWS/ECS", dims=dims)
+    for slot, ok in (("a", 990), ("b", 900)):
+        dims = [{"Name": "Slot", "Value": slot}]
+        publish(cw, None, "CheckoutStarted", [1000] * MINUTES, marks, namespace="Shop", dims=dims)
+        publish(cw, None, "CheckoutSucceeded", [ok] * MINUTES, marks, namespace="Shop", dims=dims)
+    task = {"name": "ecs", "register": "verdict", "progressive.delivery.cw_compare": {
+        "preset": "ecs", "cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+        "live_service": "shop-a", "candidate_service": "shop-b", "start_time": "-11m",
+        "metrics": [{"name": "checkout_success", "namespace": "Shop", "metric_name": "CheckoutSucceeded",
+                     "denominator_metric_name": "CheckoutStarted", "kind": "proportion",
+                     "direction": "lower_is_worse", "tolerance": 0.02, "critical": False,
+                     "live_dimensions": {"Slot": "a"}, "candidate_dimensions": {"Slot": "b"}}]}}
+
+    res = run_compare(moto, task)
+
+    table = rows(res)
+    assert table["cpu"]["verdict"] == "fail" and table["cpu"]["critical"] is False
+    assert table["memory"]["verdict"] == "pass"
+    assert table["checkout_success"]["verdict"] == "fail"
+    assert table["checkout_success"]["live"] == pytest.approx(0.99)
+    # No critical metric: two of three failing metrics put the score below the marginal 75.
+    assert res["score"] == pytest.approx(100 / 3.0)
+    assert res["decision"] == "fail"
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"period": 45}, "period must be 1, 5, 10, 30 or a multiple of 60"),
+    ({"metric_overrides": {"latency": {"max": 1}}}, "metric_overrides names 'latency'"),
+    ({"metric_overrides": {"error_rate": {"tolerence": 1}}}, "unknown field(s) tolerence"),
+    ({"start_time": "yesterday"}, "start_time: 'yesterday' is not a time"),
+    ({"alpha": 0.7}, "alpha must be within (0, 0.5)"),
+])
+def test_bad_input_is_rejected_before_any_call(moto, args, message):
+    # No data and an endpoint that answers: the failure must come from validation, naming the input.
+    result = run_playbook(localhost_play([alb_task(**args)], moto.url))
+    assert result.rc != 0
+    failed = result.task("compare")
+    assert failed["failed"] is True
+    assert message in failed["msg"], failed["msg"]
+
+
+def test_custom_metric_needs_distinct_sides(moto):
+    task = {"name": "compare", "progressive.delivery.cw_compare": {"metrics": [
+        {"name": "x", "namespace": "N", "metric_name": "M", "kind": "samples", "dimensions": {"A": "b"}}]}}
+    result = run_playbook(localhost_play([task], moto.url))
+    assert result.rc != 0
+    assert "live and candidate have the same dimensions" in result.task("compare")["msg"]
+
+
+@pytest.mark.lab
+def test_p95_against_the_lab(request):
+    """The real p95 statistic: only the lab's CloudWatch answers percentiles."""
+    endpoint = os.environ.get("LAB_AWS_ENDPOINT")
+    if not endpoint:
+        try:
+            lab = request.getfixturevalue("lab")
+        except pytest.FixtureLookupError:
+            pytest.skip("no lab fixture and no LAB_AWS_ENDPOINT")
+        endpoint = getattr(lab, "aws_url", None) or getattr(lab, "url", None)
+    if not endpoint:
+        pytest.skip("the lab fixture exposes no AWS endpoint")
+    import boto3
+    cw = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    marks = minute_marks()
+    rng = random.Random(11)
+    for tg, center in ((LIVE_TG, 0.1), (CAND_TG, 0.3)):
+        dims = [{"Name": "LoadBalancer", "Value": LB}, {"Name": "TargetGroup", "Value": tg}]
+        publish(cw, None, "RequestCount", [1000] * MINUTES, marks, dims=dims)
+        for ts in marks:  # 50 raw latencies per minute: p95 is a real percentile of each minute
+            values = [round(rng.expovariate(1 / center), 4) for _ in range(50)]
+            cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "TargetResponseTime", "Dimensions": dims,
+                                                          "Timestamp": ts, "Values": values}])
+    task = alb_task(metric_overrides={})
+    result = run_playbook(localhost_play([task], endpoint))
+    assert result.rc == 0, result
+    res = result.task("compare")
+    assert rows(res)["latency_p95"]["stat"] == "p95"
+    assert rows(res)["latency_p95"]["verdict"] == "fail", res["summary"]
+    assert res["decision"] == "fail"
