@@ -41,7 +41,9 @@ FARGATE_CPU_MEMORY = {
 FARGATE_LOG_DRIVERS = ("awslogs", "splunk", "awsfirelens")
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# POSIX names, plus the dots and dashes JVM-style settings use (spring.profiles.active); no =, blanks or leading digit.
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+ENV_NAME_RULE = "letters, digits, _, . and -, not starting with a digit"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 SECRETSMANAGER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+(:.*)?$")
@@ -144,13 +146,13 @@ def validate_changes(containers=None, cpu=None, memory=None, overrides=None, all
         env = change.get("environment") or {}
         for env_name in env:
             if not ENV_NAME_RE.match(env_name):
-                errors.append("%s: environment variable name %r is invalid (letters, digits and _, not starting with a digit)" % (where, env_name))
+                errors.append("%s: environment variable name %r is invalid (%s)" % (where, env_name, ENV_NAME_RULE))
         for env_name in set(env) & set(change.get("remove_environment") or []):
             errors.append("%s: environment variable %r is both set and removed" % (where, env_name))
         secrets = change.get("secrets") or {}
         for secret_name, value_from in secrets.items():
             if not ENV_NAME_RE.match(secret_name):
-                errors.append("%s: secret name %r is invalid (letters, digits and _, not starting with a digit)" % (where, secret_name))
+                errors.append("%s: secret name %r is invalid (%s)" % (where, secret_name, ENV_NAME_RULE))
             if not is_secret_reference(value_from):
                 errors.append("%s: secret %s valueFrom %r is neither a Secrets Manager ARN nor an SSM parameter name or ARN"
                               % (where, secret_name, value_from))
@@ -495,8 +497,8 @@ def validate_task_definition(td):
         for entry in container.get("environment") or []:
             name = entry.get("name")
             if not ENV_NAME_RE.match(str(name or "")):
-                errors.append("container %s: environment variable name %r is invalid (letters, digits and _, not starting with a digit)"
-                              % (cname, name))
+                errors.append("container %s: environment variable name %r is invalid (%s)"
+                              % (cname, name, ENV_NAME_RULE))
             if name in env_names:
                 errors.append("container %s: environment variable %r is set twice" % (cname, name))
             env_names.add(name)
@@ -504,7 +506,7 @@ def validate_task_definition(td):
         for entry in container.get("secrets") or []:
             name = entry.get("name")
             if not ENV_NAME_RE.match(str(name or "")):
-                errors.append("container %s: secret name %r is invalid (letters, digits and _, not starting with a digit)" % (cname, name))
+                errors.append("container %s: secret name %r is invalid (%s)" % (cname, name, ENV_NAME_RULE))
             if name in secret_names:
                 errors.append("container %s: secret %r is set twice" % (cname, name))
             if name in env_names:

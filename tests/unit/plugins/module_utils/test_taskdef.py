@@ -139,17 +139,22 @@ def test_valid_changes_have_no_errors():
     ({"name": "app", "digest": "sha256:xyz"}, "digest 'sha256:xyz' is not of the form sha256:<64 lowercase hex digits>"),
     ({"name": "app", "digest": "sha256:" + "A" * 64}, "is not of the form"),
     ({"name": "app", "environment": {"1BAD": "x"}}, "environment variable name '1BAD' is invalid"),
-    ({"name": "app", "environment": {"A-B": "x"}}, "environment variable name 'A-B' is invalid"),
+    ({"name": "app", "environment": {"A=B": "x"}}, "environment variable name 'A=B' is invalid"),
+    ({"name": "app", "environment": {"A B": "x"}}, "environment variable name 'A B' is invalid"),
     ({"name": "app", "environment": {"A": "1"}, "remove_environment": ["A"]}, "'A' is both set and removed"),
     ({"name": "app", "secrets": {"S": "hunter2"}, "remove_secrets": ["S"]}, "secret 'S' is both set and removed"),
     ({"name": "app", "secrets": {"S": "arn:aws:s3:::bucket/key"}}, "neither a Secrets Manager ARN nor an SSM parameter"),
-    ({"name": "app", "secrets": {"bad name": SECRET_ARN}}, "secret name 'bad name' is invalid"),
+    ({"name": "app", "secrets": {"bad name": SECRET_ARN}}, "secret name 'bad name' is invalid (letters, digits, _, . and -, not starting with a digit)"),
     ({"name": "app", "environment": {"S": "1"}, "secrets": {"S": SECRET_ARN}}, "'S' is set both as an environment variable and as a secret"),
 ])
 def test_each_bad_container_change_is_named(change, expected):
     errors = taskdef.validate_changes(containers=[change])
     assert len(errors) == 1, errors
     assert expected in errors[0]
+
+
+def test_jvm_style_environment_names_are_allowed():
+    assert taskdef.validate_changes(containers=[{"name": "app", "environment": {"spring.profiles.active": "prod", "JAVA-OPTS": "x"}}]) == []
 
 
 def test_container_listed_twice_is_an_error():
@@ -351,6 +356,9 @@ def errors_after(mutate):
     (lambda td: container(td, "app").update(cpu=1024), "containers' cpu adds up to 1024, more than the task cpu 512"),
     (lambda td: container(td, "app").update(portMappings=[{"containerPort": 70000}]), "container app: containerPort 70000 is out of range 1-65535"),
     (lambda td: container(td, "app").update(portMappings=[{"containerPort": 0}]), "container app: containerPort 0 is out of range 1-65535"),
+    (lambda td: container(td, "app").update(portMappings=[{"containerPort": 8080, "hostPort": 70000}]),
+     "container app: hostPort 70000 is out of range 0-65535"),
+    (lambda td: td.update(memory="plenty"), "memory 'plenty' is not a memory amount"),
     (lambda td: container(td, "app").update(portMappings=[{"containerPort": 8080, "hostPort": 80}]),
      "container app: hostPort 80 must equal containerPort 8080 in awsvpc network mode"),
     (lambda td: container(td, "app").update(portMappings=[{"containerPort": 8080}, {"containerPort": 8080, "protocol": "tcp"}]),
