@@ -1,0 +1,94 @@
+"""Pure parts of the lab's ALB data plane: forward config parsing, weighted choice, health filter, metric datums."""
+import collections
+from datetime import datetime, timezone
+
+from lab import alb
+
+LB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/myapp-alb/50dc6c495c0c9188"
+TG_A = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/myapp-a/73e2d6bc24d8a067"
+TG_B = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/myapp-b/943f017f100becff"
+
+
+def test_dimensions_are_the_arn_suffixes_aws_uses():
+    assert alb.lb_dimension(LB) == "app/myapp-alb/50dc6c495c0c9188"
+    assert alb.tg_dimension(TG_A) == "targetgroup/myapp-a/73e2d6bc24d8a067"
+    assert alb.tg_name(TG_B) == "myapp-b"
+
+
+def test_forward_weights_from_forward_config_single_arn_or_none():
+    weighted = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": TG_A, "Weight": 90}, {"TargetGroupArn": TG_B, "Weight": 10}],
+        "TargetGroupStickinessConfig": {"Enabled": False}}}]
+    assert alb.forward_weights(weighted) == [(TG_A, 90), (TG_B, 10)]
+    assert alb.forward_weights([{"Type": "forward", "TargetGroupArn": TG_B}]) == [(TG_B, 1)]
+    fixed = [{"Type": "fixed-response", "Order": 1, "FixedResponseConfig": {"StatusCode": "404"}}]
+    assert alb.forward_weights(fixed) == []
+    assert alb.forward_weights(None) == []
+
+
+def test_weighted_choice_splits_the_unit_interval_by_weight():
+    pairs = [("a", 90), ("b", 10)]
+    assert alb.weighted_choice(pairs, 0.0) == "a"
+    assert alb.weighted_choice(pairs, 0.8999) == "a"
+    assert alb.weighted_choice(pairs, 0.9) == "b"
+    assert alb.weighted_choice(pairs, 0.99999) == "b"
+    grid = collections.Counter(alb.weighted_choice(pairs, i / 1000) for i in range(1000))
+    assert grid == {"a": 900, "b": 100}
+
+
+def test_weighted_choice_skips_zero_weights_and_has_no_answer_without_weight():
+    assert {alb.weighted_choice([("a", 0), ("b", 5)], r) for r in (0, 0.5, 0.999)} == {"b"}
+    assert alb.weighted_choice([("a", 0), ("b", 0)], 0.3) is None
+    assert alb.weighted_choice([], 0.3) is None
+
+
+def test_only_healthy_targets_receive_traffic():
+    desc = [{"Target": {"Id": "127.1.0.10", "Port": 8080}, "TargetHealth": {"State": state}}
+            for state in ("healthy", "initial", "unhealthy", "draining", "unused")]
+    desc.append({"Target": {"Id": "127.1.0.11"}, "TargetHealth": {"State": "healthy"}})
+    assert alb.healthy_targets(desc, 9000) == [("127.1.0.10", 8080), ("127.1.0.11", 9000)]
+
+
+def test_accumulator_counts_per_target_group_and_load_balancer():
+    acc = alb.MetricsAccumulator()
+    acc.record(LB, TG_A, 200, 0.010)
+    acc.record(LB, TG_A, 500, 0.020)
+    acc.record(LB, TG_B, 200, 0.030)
+    acc.record(LB, TG_B, 503, None, from_elb=True)
+    period = acc.drain()
+    assert acc.drain() == {}
+    a, b, lb = period[(LB, TG_A)], period[(LB, TG_B)], period[(LB, None)]
+    assert (a.requests, a.target_2xx, a.target_5xx, a.elb_5xx, a.latencies) == (2, 1, 1, 0, [0.010, 0.020])
+    assert (b.requests, b.target_2xx, b.target_5xx, b.elb_5xx, b.latencies) == (2, 1, 0, 1, [0.030])
+    assert (lb.requests, lb.target_2xx, lb.target_5xx, lb.elb_5xx) == (4, 2, 1, 1)
+
+
+def test_values_counts_groups_latencies_at_tenth_of_a_millisecond():
+    values, counts = alb.values_counts([0.01001, 0.01004, 0.2, 0.0100])
+    assert values == [0.01, 0.2] and counts == [3.0, 1.0]
+
+
+def test_metric_datums_carry_aws_dimensions_and_raw_latencies():
+    acc = alb.MetricsAccumulator()
+    for i in range(400):
+        acc.record(LB, TG_A, 500 if i % 10 == 0 else 200, 0.001 * (i % 200 + 1))
+    stamp = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    datums = alb.metric_datums(acc.drain(), stamp, storage_resolution=1)
+    tg_dims = [{"Name": "TargetGroup", "Value": "targetgroup/myapp-a/73e2d6bc24d8a067"},
+               {"Name": "LoadBalancer", "Value": "app/myapp-alb/50dc6c495c0c9188"}]
+    by = collections.defaultdict(list)
+    for d in datums:
+        assert d["Timestamp"] == stamp and d["StorageResolution"] == 1
+        by[(d["MetricName"], len(d["Dimensions"]))].append(d)
+    for dims in (1, 2):
+        assert by[("RequestCount", dims)][0]["Value"] == 400
+        assert by[("HTTPCode_Target_5XX_Count", dims)][0]["Value"] == 40
+        assert by[("HTTPCode_Target_2XX_Count", dims)][0]["Value"] == 360
+        assert by[("HTTPCode_ELB_5XX_Count", dims)][0]["Value"] == 0
+        rt = by[("TargetResponseTime", dims)]
+        assert len(rt) == 2          # 200 distinct values split at CloudWatch's 150 per datum
+        assert all(len(d["Values"]) <= 150 and len(d["Values"]) == len(d["Counts"]) for d in rt)
+        assert sum(sum(d["Counts"]) for d in rt) == 400
+        assert rt[0]["Unit"] == "Seconds"
+    assert by[("RequestCount", 2)][0]["Dimensions"] == tg_dims
+    assert by[("RequestCount", 1)][0]["Dimensions"] == tg_dims[1:]
