@@ -73,4 +73,4 @@ def recent_events(service, since_epoch, limit=10):
         stamp = created.timestamp() if hasattr(created, "timestamp") else (created or 0)
         if stamp >= since_epoch:
             events.append((stamp, event.get("message", "")))
-    return [message for _, message in sorted(events)[-limit:]]
+    return [message for dummy, message in sorted(events)[-limit:]]

@@ -15,7 +15,7 @@ description:
   - Also sets the fact C(deployment_audit_event) to the record. Changes nothing anywhere else.
   - An action that runs on the controller only.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   phase:
     description: The flow's phase, e.g. C(validate), C(green), C(shift), C(cleanup), C(rollback).

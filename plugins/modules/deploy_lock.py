@@ -18,7 +18,7 @@ description:
   - Exists because M(community.aws.ssm_parameter) reads before it writes, which is not atomic, and it does not
     report who holds an existing value.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   name:
     description: Name of the SSM parameter, e.g. C(/progressive-delivery/locks/prod-ecs-cluster/myapp).

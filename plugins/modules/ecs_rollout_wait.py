@@ -17,7 +17,7 @@ description:
   - Exists because M(community.aws.ecs_service) never waits for a deployment, and botocore's
     C(services_stable) waiter returns before load-balancer registration and early after a forced deployment.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   cluster:
     description: ECS cluster name or ARN.

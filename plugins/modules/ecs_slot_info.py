@@ -18,7 +18,7 @@ description:
   - Exists because the same answer otherwise takes five info modules and Jinja to join them, and because
     a rerun after a crash must find where it stopped from AWS alone, not from a local file.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   cluster:
     description: ECS cluster name or ARN.
@@ -100,10 +100,10 @@ EXAMPLES = r"""
 RETURN = r"""
 state:
   description:
-    - C(at_rest) one slot has all the weight and the other does not run O(digest): start a deployment.
-    - C(in_progress) the candidate runs O(digest): resume from RV(candidate_percent).
-    - C(deployed) the live slot already runs O(digest) with all the weight: nothing to do.
-    - C(foreign_in_progress) weight is split and no slot runs O(digest): another deployment is in flight.
+    - C(at_rest) - one slot has all the weight and the other does not run O(digest); start a deployment.
+    - C(in_progress) - the candidate runs O(digest); resume from RV(candidate_percent).
+    - C(deployed) - the live slot already runs O(digest) with all the weight; nothing to do.
+    - C(foreign_in_progress) - weight is split and no slot runs O(digest); another deployment is in flight.
   returned: always
   type: str
   sample: at_rest
@@ -168,7 +168,7 @@ slots:
       description: Image of O(container_name) in that task definition.
       type: str
     digest:
-      description: The digest in RV(slots.a.image) when it is a digest reference.
+      description: The digest in the image reference, when it is a digest reference.
       type: str
     desired_count:
       description: Desired task count.

@@ -15,7 +15,7 @@ description:
   - Exists because M(ansible.builtin.uri) reports elapsed time in whole seconds and one request per task,
     which can neither measure latency nor summarise a burst of requests.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   base_url:
     description: Scheme, host and port, e.g. C(http://myapp-alb-123.us-east-1.elb.amazonaws.com:9000).
