@@ -157,6 +157,14 @@ class AppServer(ThreadingHTTPServer):
     daemon_threads = False          # server_close() joins in-flight request threads
     block_on_close = True
     allow_reuse_address = True
+    request_queue_size = 128
+
+    def server_bind(self):
+        # HTTPServer.server_bind calls socket.getfqdn(host): a reverse DNS lookup that stalls for ~10 s on a
+        # machine without DNS when bound to 0.0.0.0. The name is only used for SERVER_NAME in CGI.
+        import socketserver
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
 
 
 def make_server(bind, port, state):
