@@ -287,6 +287,12 @@ class _ListenerServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def server_bind(self):
+        # skip HTTPServer's socket.getfqdn() reverse lookup (stalls without DNS)
+        import socketserver
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
 
 class AlbDataPlane:
     """Proxy + refresher + metrics publisher. start() / stop(); stop() ends every thread within a few seconds."""
