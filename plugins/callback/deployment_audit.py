@@ -26,7 +26,7 @@ description:
   - Shipping to CloudWatch Logs is optional; a failure to ship is a warning and never fails the run (the file keeps
     every record).
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 requirements:
   - Enabled with C(callbacks_enabled = progressive.delivery.deployment_audit) in C(ansible.cfg) or
     C(ANSIBLE_CALLBACKS_ENABLED).
@@ -124,6 +124,7 @@ EXAMPLES = r"""
 import datetime
 import getpass
 import json
+import math
 import os
 import re
 import time
@@ -181,7 +182,7 @@ def plain(value, depth=0):
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
+        return value if math.isfinite(value) else None
     return str(value)
 
 
@@ -463,4 +464,3 @@ class CallbackModule(CallbackBase):
         failed = any(s.get("failures") or s.get("unreachable") for s in summary.values())
         self._write("playbook_end", decision="failed" if failed else "succeeded", stats=summary,
                     duration_seconds=round((utc_now() - self.started).total_seconds(), 3))
-

@@ -8,6 +8,7 @@ Documented per filter in the YAML files beside this one.
 """
 
 import datetime
+import math
 
 EVENTS = ("start", "step", "success", "rollback", "failure")
 
@@ -42,7 +43,7 @@ def _number(value):
         number = float(value)
     except (TypeError, ValueError):
         return None
-    if number != number:  # NaN
+    if math.isnan(number):
         return None
     return number
 
@@ -210,7 +211,7 @@ def deployment_summary(deployment, event=None, title="Deployment Summary"):
     ]
     if _text(d.get("reason"), empty=""):
         fields.append(("Reason", _text(d.get("reason"))))
-    width = max(len(label) for label, _ in fields) + 1
+    width = max(len(field[0]) for field in fields) + 1
     lines = [title, "=" * len(title)]
     lines.extend(("%s:" % label).ljust(width + 1) + value for label, value in fields)
     for step in steps_of(d):
@@ -231,7 +232,7 @@ def failing_metrics(deployment):
         for metric in step.get("metrics") or []:
             if not isinstance(metric, dict) or str(metric.get("verdict")).lower() != "fail":
                 continue
-            name, live, candidate, change, verdict, _reason = metric_row(metric)
+            name, live, candidate, change, verdict = metric_row(metric)[:5]
             out.append("%s at %s %%: live %s -> candidate %s (%s), %s" % (
                 name, _text(step.get("percent"), empty="?"), live, candidate, change, verdict))
     return out
