@@ -1,0 +1,281 @@
+"""The lab daemon: moto (extended in-process; the same WSGI app and server ThreadedMotoServer builds, wrapped
+for the request log and the control endpoints) on 127.0.0.1:AWS_PORT, the ECS scheduler, the target health
+checker, the ALB data plane, all in one process. Started detached by `python -m lab up`.
+
+Besides the AWS APIs the endpoint answers:
+  GET  /lab-api/status     {"pid", "started", "ready", "seeded", "services": {...}, "alb": bool}
+  POST /lab-api/reset      reset moto, stop every task, seed the world again
+  POST /lab-api/shutdown   stop everything and exit
+  POST /moto-api/reset     (moto's own) also stops every task and forgets target health
+Every AWS request is logged as a JSON line to STATE_DIR/api-requests.jsonl (time, service, action, status,
+duration, user agent). The daemon stops by itself after LAB_MAX_LIFETIME seconds (default 4 h).
+"""
+import io
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from lab import config
+
+LOG = logging.getLogger("lab.daemon")
+MAX_LIFETIME_S = int(os.environ.get("LAB_MAX_LIFETIME", 4 * 3600))
+REQUEST_LOG_MAX_BYTES = 200 * 1024 * 1024
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+def state_path(name):
+    path = Path(config.STATE_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path / name
+
+
+def request_identity(environ, body):
+    """(service, action) of an AWS request from its signature scope, target header, form body or path."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    match = CREDENTIAL_SCOPE.search(auth)
+    service = match.group(2) if match else None
+    action = None
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        action = target.rsplit(".", 1)[-1]
+    path = environ.get("PATH_INFO", "")
+    if not action and "/operation/" in path:
+        action = path.rsplit("/operation/", 1)[1].strip("/")
+    if not action:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        if "Action" in query:
+            action = query["Action"][0]
+    if not action and body and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        form = parse_qs(body.decode("utf-8", "replace"))
+        if "Action" in form:
+            action = form["Action"][0]
+    if not action:
+        action = "%s %s" % (environ.get("REQUEST_METHOD", "?"), path)
+    return service or ("moto-api" if path.startswith("/moto-api") else "unknown"), action
+
+
+class LabApp:
+    """WSGI wrapper: control endpoints, request log, then moto."""
+
+    def __init__(self, moto_app, lab):
+        self.moto_app = moto_app
+        self.lab = lab
+        self.log_lock = threading.Lock()
+        self.log_path = state_path("api-requests.jsonl")
+        self.writes = 0
+
+    def _json(self, start_response, status, doc):
+        body = json.dumps(doc, default=str).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _log(self, record):
+        line = json.dumps(record) + "\n"
+        with self.log_lock:
+            self.writes += 1
+            if self.writes % 1000 == 0 and self.log_path.exists() and \
+                    self.log_path.stat().st_size > REQUEST_LOG_MAX_BYTES:
+                self.log_path.replace(self.log_path.with_suffix(".jsonl.1"))
+            with self.log_path.open("a") as f:
+                f.write(line)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/lab-api/"):
+            if path == "/lab-api/status":
+                return self._json(start_response, "200 OK", self.lab.status())
+            if path == "/lab-api/reset" and method == "POST":
+                try:
+                    self.lab.reset()
+                except Exception as e:
+                    LOG.exception("reset failed")
+                    return self._json(start_response, "500 Internal Server Error", {"error": str(e)})
+                return self._json(start_response, "200 OK", self.lab.status())
+            if path == "/lab-api/shutdown" and method == "POST":
+                self.lab.stopping.set()
+                return self._json(start_response, "202 Accepted", {"stopping": True})
+            return self._json(start_response, "404 Not Found", {"error": "unknown lab-api path " + path})
+        if path == "/moto-api/reset" and method == "POST":
+            self.lab.forget_runtime()
+        body = b""
+        length = environ.get("CONTENT_LENGTH")
+        if length and length.isdigit() and int(length) > 0:
+            body = environ["wsgi.input"].read(int(length))
+            environ["wsgi.input"] = io.BytesIO(body)
+        service, action = request_identity(environ, body)
+        started = time.time()
+        status_holder = {}
+
+        def recording_start_response(status, headers, exc_info=None):
+            status_holder["status"] = status.split(" ", 1)[0]
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.moto_app(environ, recording_start_response)
+        finally:
+            try:
+                self._log({"t": round(started, 3), "service": service, "action": action,
+                           "status": int(status_holder.get("status", 0) or 0),
+                           "ms": round(1000 * (time.time() - started), 1),
+                           "ua": environ.get("HTTP_USER_AGENT", "")})
+            except OSError:
+                pass
+
+
+class Lab:
+    def __init__(self, port=None, seed_world=True, with_alb=True):
+        self.port = port or config.AWS_PORT
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.seed_world = seed_world
+        self.with_alb = with_alb
+        self.stopping = threading.Event()
+        self.started = time.time()
+        self.seeded = None
+        self.seed_error = None
+        self.alb = None
+        self.server = None
+        self.reset_lock = threading.Lock()
+
+    def install(self):
+        from lab.aws import cloudwatch, ecr_findings, iam_simulate
+        from lab.aws.ecs_tasks import EcsController
+        from lab.aws.target_health import TargetHealthChecker
+        cloudwatch.install()
+        iam_simulate.install()
+        ecr_findings.install()
+        self.checker = TargetHealthChecker().install()
+        self.ecs = EcsController(self.checker).install()
+
+    def start_server(self):
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+        app = LabApp(DomainDispatcherApplication(create_backend_app), self)
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True, request_handler=_quiet_handler())
+        threading.Thread(target=self.server.serve_forever, name="lab-moto", daemon=True).start()
+
+    def seed(self):
+        from lab.seed import seed
+        try:
+            self.seeded = seed(self.endpoint)
+            self.seed_error = None
+        except Exception as e:
+            LOG.exception("seeding the world failed")
+            self.seed_error = "%s: %s" % (type(e).__name__, e)
+
+    def start_alb(self):
+        if not self.with_alb:
+            return
+        try:
+            from lab.alb import AlbDataPlane
+        except ImportError as e:
+            LOG.warning("ALB data plane not available (%s)", e)
+            return
+        try:
+            self.alb = AlbDataPlane(endpoint=self.endpoint).start()
+        except Exception:
+            LOG.exception("ALB data plane did not start")
+            self.alb = None
+
+    def forget_runtime(self):
+        """Before moto forgets everything: stop our tasks and health state with it."""
+        self.ecs.stop_all_tasks()
+        self.checker.reset()
+        from lab.aws import ecr_findings
+        ecr_findings.reset()
+
+    def reset(self):
+        with self.reset_lock:
+            from moto.moto_api._internal.models import moto_api_backend
+            self.forget_runtime()
+            moto_api_backend.reset()
+            self.seeded = None
+            if self.seed_world:
+                self.seed()
+
+    def status(self):
+        services = {}
+        ready = self.seeded is not None
+        with self.ecs.lock:
+            for runtime in self.ecs.runtimes.values():
+                s = runtime.service
+                primary = s.deployments[0] if s.deployments else {}
+                services[s.name] = {"desired": s.desired_count, "running": s.running_count,
+                                    "pending": s.pending_count, "steady": runtime.steady,
+                                    "taskDefinition": s.task_definition,
+                                    "rolloutState": primary.get("rolloutState"),
+                                    "tasks": [{"id": t.id, "ip": t.ip, "lastStatus": t.last_status,
+                                               "tag": t.image_tag, "pid": t.process.pid if t.process else None}
+                                              for t in runtime.tasks if t.last_status != "STOPPED"]}
+                ready = ready and runtime.steady
+        return {"pid": os.getpid(), "endpoint": self.endpoint, "started": self.started, "ready": ready,
+                "seeded": self.seeded is not None, "seed_error": self.seed_error, "services": services,
+                "alb": self.alb is not None, "max_lifetime_s": MAX_LIFETIME_S,
+                "listeners": {str(api): "http://127.0.0.1:%d" % local
+                              for api, local in config.LISTENER_LOCAL_PORTS.items()}}
+
+    def run(self):
+        self.install()
+        self.start_server()
+        self.checker.start()
+        self.ecs.start()
+        if self.seed_world:
+            self.seed()
+        self.start_alb()
+        deadline = self.started + MAX_LIFETIME_S
+        while not self.stopping.is_set() and time.time() < deadline:
+            self.stopping.wait(1.0)
+        if time.time() >= deadline:
+            LOG.warning("max lifetime %ds reached: stopping", MAX_LIFETIME_S)
+        self.shutdown()
+
+    def shutdown(self):
+        LOG.info("lab daemon stopping")
+        if self.alb is not None:
+            try:
+                self.alb.stop()
+            except Exception:
+                LOG.exception("ALB stop failed")
+        self.ecs.stop()
+        self.checker.stop()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def _quiet_handler():
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietHandler(MotoRequestHandler):
+        def log_request(self, *args, **kwargs):   # every request is in api-requests.jsonl already
+            pass
+    return QuietHandler
+
+
+def main():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    pid_file = state_path("daemon.pid")
+    lab = Lab()
+    signal.signal(signal.SIGTERM, lambda *a: lab.stopping.set())
+    signal.signal(signal.SIGINT, lambda *a: lab.stopping.set())
+    pid_file.write_text("%d\n" % os.getpid())
+    try:
+        lab.run()
+    finally:
+        try:
+            if pid_file.read_text().split()[0] == str(os.getpid()):
+                pid_file.unlink()
+        except (OSError, IndexError):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
