@@ -55,3 +55,7 @@ VM_APP_PORT = 8080
 VM_TARGET_GROUP = "myapp-vm"
 
 CATALOGUE_FILE = REPO / "lab" / "catalogue.yml"
+
+# Time scaling of the lab's target health checks: the checker waits HealthCheckIntervalSeconds x this
+# between checks (the API keeps AWS's minimum of 5 s; the lab wants targets healthy within seconds).
+HEALTH_CHECK_TIME_SCALE = _env("HEALTH_CHECK_TIME_SCALE", 0.4, float)

@@ -143,6 +143,7 @@ class Lab:
         self.alb = None
         self.server = None
         self.reset_lock = threading.Lock()
+        self.ready_at = None
 
     def install(self):
         from lab.aws import cloudwatch, ecr_findings, iam_simulate
@@ -164,8 +165,10 @@ class Lab:
     def seed(self):
         from lab.seed import seed
         try:
+            t0 = time.time()
             self.seeded = seed(self.endpoint)
             self.seed_error = None
+            LOG.info("world seeded in %.1f s", time.time() - t0)
         except Exception as e:
             LOG.exception("seeding the world failed")
             self.seed_error = "%s: %s" % (type(e).__name__, e)
@@ -197,6 +200,7 @@ class Lab:
             self.forget_runtime()
             moto_api_backend.reset()
             self.seeded = None
+            self.ready_at = None
             if self.seed_world:
                 self.seed()
 
@@ -215,6 +219,9 @@ class Lab:
                                                "tag": t.image_tag, "pid": t.process.pid if t.process else None}
                                               for t in runtime.tasks if t.last_status != "STOPPED"]}
                 ready = ready and runtime.steady
+        if ready and self.ready_at is None:
+            self.ready_at = time.time()
+            LOG.info("ready %.1f s after the daemon started", self.ready_at - self.started)
         return {"pid": os.getpid(), "endpoint": self.endpoint, "started": self.started, "ready": ready,
                 "seeded": self.seeded is not None, "seed_error": self.seed_error, "services": services,
                 "alb": self.alb is not None, "max_lifetime_s": MAX_LIFETIME_S,
@@ -224,6 +231,7 @@ class Lab:
     def run(self):
         self.install()
         self.start_server()
+        LOG.info("API listening on %s %.1f s after start", self.endpoint, time.time() - self.started)
         self.checker.start()
         self.ecs.start()
         if self.seed_world:

@@ -46,11 +46,17 @@ READONLY_DENY = ["ecs:DeleteService", "ecs:UpdateService", "elasticloadbalancing
                  "elasticloadbalancing:ModifyListener"]
 
 
+_SESSION = []
+
+
 def client(service, endpoint=None):
-    return boto3.client(service, endpoint_url=endpoint or config.AWS_ENDPOINT, region_name=config.REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(user_agent_extra="lab-seed", retries={"max_attempts": 2},
-                                      connect_timeout=2, read_timeout=30))
+    """A boto3 client for the lab endpoint (one shared session: service models are loaded once)."""
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    return _SESSION[0].client(service, endpoint_url=endpoint or config.AWS_ENDPOINT, region_name=config.REGION,
+                              aws_access_key_id="testing", aws_secret_access_key="testing",
+                              config=Config(user_agent_extra="lab-seed", retries={"max_attempts": 2},
+                                            connect_timeout=2, read_timeout=30))
 
 
 def load_catalogue(path=None):

@@ -1,7 +1,7 @@
 """ELBv2 target health from real HTTP health checks (moto 5.2.5 reports every target healthy at once).
 
-Every registered target of every target group is checked with the group's protocol path, port, interval,
-timeout, matcher and thresholds: `initial` until HealthyThresholdCount consecutive successes make it
+Every registered target of every target group is checked with the group's protocol path, port, interval
+(scaled by config.HEALTH_CHECK_TIME_SCALE: the lab's time runs faster), timeout, matcher and thresholds: `initial` until HealthyThresholdCount consecutive successes make it
 `healthy` (or UnhealthyThresholdCount consecutive failures make it `unhealthy`); `draining` for the group's
 deregistration_delay.timeout_seconds after deregistration. Instance-id targets (i-...) keep moto's answer.
 Only loopback and the lab's VM subnet are contacted; any other address is reported unhealthy unchecked.
@@ -159,7 +159,7 @@ class TargetHealthChecker:
                     state = self.targets.get(key)
                     if state is None:
                         state = self.targets[key] = TargetState(int(target.get("Port") or tg.port))
-                    interval = float(tg.health_check_interval_seconds or 30)
+                    interval = max(0.5, float(tg.health_check_interval_seconds or 30) * config.HEALTH_CHECK_TIME_SCALE)
                     if state.in_flight or (state.last_check and now - state.last_check < interval):
                         continue
                     if not tg.health_check_enabled:
