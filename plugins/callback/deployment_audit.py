@@ -17,7 +17,8 @@ description:
   - "Every record has: C(time) (UTC, ISO 8601), C(record) (C(playbook_start), C(step), C(task_failed),
     C(playbook_end)), C(execution_id), C(run_id), C(who), C(playbook), C(inputs) (the run's extra variables and the
     event's C(inputs), secrets removed), and for steps C(host), C(task), C(phase), C(decision), C(step), C(metrics),
-    C(reason) and C(details) (the rest of the event, secrets removed)."
+    C(reason) and C(details) (the rest of the event, secrets removed). An event's C(percent) stands in for a missing
+    C(step) and its C(summary) for a missing C(reason)."
   - "Execution id: AWX's job id when present (environment C(JOB_ID) or C(AWX_JOB_ID), extra variable C(awx_job_id)
     or C(tower_job_id)), else the C(execution_id) of the latest event, else the run id minted once per run."
   - "Who: AWX's C(awx_user_name) / C(tower_user_name) extra variable, else the local user."
@@ -263,6 +264,11 @@ def build_record(kind, context, pattern, event=None, moment=None, **fields):
     if context.get("job_id"):
         record["awx_job_id"] = context["job_id"]
     if kind == "step":
+        # Traffic steps say `percent` and `summary` (cw_compare's words) where other phases say `step` and `reason`.
+        if event.get("step") is None and event.get("percent") is not None:
+            event["step"] = event.pop("percent")
+        if not event.get("reason") and event.get("summary"):
+            event["reason"] = event.pop("summary")
         for name in STEP_FIELDS:
             record[name] = redact(event.get(name), pattern, dropped, name + ".")
         details = dict((k, v) for k, v in event.items() if k not in STEP_FIELDS and k != "execution_id")

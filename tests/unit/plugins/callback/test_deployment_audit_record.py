@@ -139,3 +139,12 @@ def test_json_line_is_one_line():
     line = audit.to_json_line({"text": "a\nb", "when": MOMENT})
     assert line.endswith("\n") and line.count("\n") == 1
     assert json.loads(line)["text"] == "a\nb"
+
+
+def test_traffic_step_words_map_to_step_and_reason():
+    event = {"phase": "shift", "percent": 50, "decision": "pass", "summary": "pass at look 3", "action": "continue"}
+    rec = audit.build_record("step", context(), PATTERN, event=event)
+    assert (rec["step"], rec["reason"]) == (50, "pass at look 3")
+    assert rec["details"] == {"action": "continue"}
+    both = audit.build_record("step", context(), PATTERN, event={"step": 1, "percent": 10, "reason": "r", "summary": "s"})
+    assert (both["step"], both["reason"], both["details"]) == (1, "r", {"percent": 10, "summary": "s"})
