@@ -311,6 +311,7 @@ class AlbDataPlane:
         self.metrics = MetricsAccumulator()
         self.refresh_errors = 0
         self.published_periods = 0
+        self.flushes = 0                  # period boundaries passed (published or empty)
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self._rr = collections.defaultdict(int)
@@ -360,7 +361,6 @@ class AlbDataPlane:
         cloudwatch = _boto_client("cloudwatch", self.endpoint, self.region)
         period = self.metric_period
         current = int(time.time() // period) * period
-        self.metrics.drain()   # requests before the first boundary belong to no whole period; start clean
         while not self._stop.is_set():
             next_boundary = current + period
             self._stop.wait(max(0.0, next_boundary - time.time()))
@@ -368,6 +368,7 @@ class AlbDataPlane:
                 self.publish_period(cloudwatch, current)
             except Exception as e:
                 LOG.warning("lab-alb: put_metric_data failed (%s); period %s dropped", e, current)
+            self.flushes += 1
             current = next_boundary
 
     def start(self):

@@ -135,7 +135,7 @@ def test_app_slow_tag_adds_200ms(app_factory):
     good_lat = [t for _, t, _ in many(good.url + "/api/v1/items", 40)]
     assert 0.003 <= statistics.median(good_lat) <= 0.1, statistics.median(good_lat)
     delta = statistics.median(slow_lat) - statistics.median(good_lat)
-    assert 0.17 <= delta <= 0.3, delta
+    assert 0.17 <= delta <= 0.4, delta
 
 
 def test_app_standalone_file_uses_baked_behaviour_and_stops_on_sigterm(tmp_path):
@@ -274,7 +274,10 @@ def test_metrics_published_per_target_group_with_aws_dimensions(moto, app_factor
     plane = plane_factory(metric_period=2)
     start = datetime.now(timezone.utc) - timedelta(seconds=10)
     results = many(plane.url(80) + "/api/v1/items", 200)
-    time.sleep(4.5)   # the current period closes and is published
+    flushes = plane.flushes
+    deadline = time.time() + 15
+    while plane.flushes < flushes + 1 and time.time() < deadline:
+        time.sleep(0.2)   # the period of the last request closes and is published
     sent = {"myapp-a": [0, 0], "myapp-b": [0, 0]}
     for status, _, h in results:
         sent[h["X-Lab-Target-Group"]][0] += 1

@@ -26,7 +26,7 @@ def test_steady_rate_recorded_per_second(app_factory, tmp_path):
     assert rep["failures"] == 0 and rep["failures_by_second"] == []
     assert rep["by_version"] == {"v1.2.2": 150}
     assert all(s["share"] == {"v1.2.2": 1.0} for s in rep["share_by_second"])
-    assert 3 <= rep["latency_ms"]["p50"] <= rep["latency_ms"]["p95"] < 200
+    assert 3 <= rep["latency_ms"]["p50"] <= rep["latency_ms"]["p95"] < 1000
     table = traffic.format_report(rep)
     assert "sent 150" in table and "v1.2.2" in table
 
