@@ -16,3 +16,62 @@ def moto(moto_server):
     """The bare moto server, reset before the test."""
     moto_server.reset()
     return moto_server
+
+
+# ---------------------------------------------------------------- the lab (lab/, `python -m lab up`)
+
+class LabHandle:
+    """The running lab: its AWS endpoint, boto3 clients, listener URLs and the daemon's own status."""
+
+    def __init__(self, started_here):
+        from lab import config
+        self.config = config
+        self.started_here = started_here
+        self.endpoint = config.AWS_ENDPOINT
+        self.region = config.REGION
+        self.listener_urls = {api: "http://127.0.0.1:%d" % local for api, local in config.LISTENER_LOCAL_PORTS.items()}
+        self.prod_url = self.listener_urls[config.PROD_LISTENER_PORT]
+        self.test_url = self.listener_urls[config.TEST_LISTENER_PORT]
+        self.vm_url = self.listener_urls[config.VM_LISTENER_PORT]
+        self.state_dir = config.STATE_DIR
+
+    def client(self, service):
+        import boto3
+        from botocore.config import Config
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=Config(retries={"max_attempts": 3}, connect_timeout=5, read_timeout=60))
+
+    def status(self):
+        from lab.__main__ import lab_api
+        return lab_api("status")
+
+    def cli(self, *args, timeout=120):
+        """Run `python -m lab ARGS` from the repo root; returns the CompletedProcess."""
+        import subprocess
+        import sys
+        return subprocess.run([sys.executable, "-m", "lab"] + list(args), cwd=str(self.config.REPO),
+                              capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The lab, brought up once per session (a running one is reused and left running).
+
+    VM hosts are created only when LAB_TEST_VMS=1 (they need root); the ECS world always."""
+    import os
+    import sys
+    from pathlib import Path
+    repo = str(Path(__file__).resolve().parents[2])
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    from lab.__main__ import lab_api
+    already = lab_api("status") is not None
+    handle = LabHandle(started_here=not already)
+    if not already:
+        args = ["up"] + ([] if os.environ.get("LAB_TEST_VMS") == "1" else ["--no-vms"])
+        proc = handle.cli(*args, timeout=180)
+        assert proc.returncode == 0, "lab up failed:\n%s\n%s" % (proc.stdout, proc.stderr)
+    yield handle
+    if handle.started_here:
+        handle.cli("down", timeout=120)
