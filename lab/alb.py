@@ -1,10 +1,10 @@
 """The lab's ALB data plane: a reverse proxy on loopback that routes by what the ELBv2 API holds now.
 
 One local port per listener (config.LISTENER_LOCAL_PORTS: API listener port -> local port). Every
-`refresh_s` (<= 1 s) a refresher thread reads, through the API, the load balancer, its listeners'
-default forward actions (ForwardConfig weights or a single TargetGroupArn) and describe_target_health
-of each target group. Each request goes to a weighted-random target group, then round-robin over that
-group's `healthy` targets. No healthy target -> 503 from the "ELB" (HTTPCode_ELB_5XX_Count); upstream
+`refresh_s` (<= 1 s) a refresher thread reads, through the API, the load balancer, its listeners' rules
+(path-pattern / host-header conditions, then the default action; forward actions as ForwardConfig weights
+or a single TargetGroupArn) and describe_target_health of each target group. Each request goes to a
+weighted-random target group of the first matching rule, then round-robin over that group's `healthy` targets. No healthy target -> 503 from the "ELB" (HTTPCode_ELB_5XX_Count); upstream
 connection error -> 502 (also an ELB 5xx). Every response carries X-Lab-Target-Group.
 
 Every METRIC_PERIOD seconds (aligned to period boundaries, stamped with the period's start as
@@ -68,6 +68,47 @@ def forward_weights(actions):
             return [(g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups]
         if action.get("TargetGroupArn"):
             return [(action["TargetGroupArn"], 1)]
+    return []
+
+
+def _condition_values(condition, field):
+    config_key = {"path-pattern": "PathPatternConfig", "host-header": "HostHeaderConfig"}[field]
+    return (condition.get(config_key) or {}).get("Values") or condition.get("Values") or []
+
+
+def rule_matchers(rules, default_actions):
+    """Listener rules -> [(conditions, [(tg, weight)])] in priority order, the listener's default actions last.
+
+    Conditions understood: path-pattern and host-header (glob * and ?); a rule with any other condition
+    never matches here (the lab's flows use path and host rules only)."""
+    out = []
+    for rule in rules or []:
+        if rule.get("IsDefault") or rule.get("Priority") == "default":
+            continue          # the listener's DefaultActions are authoritative
+        weighted = forward_weights(rule.get("Actions"))
+        conditions = []
+        for c in rule.get("Conditions") or []:
+            field = c.get("Field")
+            if field not in ("path-pattern", "host-header"):
+                conditions = None
+                break
+            conditions.append((field, [v.lower() if field == "host-header" else v
+                                       for v in _condition_values(c, field)]))
+        if conditions is not None:
+            out.append((int(rule["Priority"]), conditions, weighted))
+    out.sort(key=lambda r: r[0])
+    return [(conds, weighted) for _, conds, weighted in out] + [([], forward_weights(default_actions))]
+
+
+def route(matchers, path, host):
+    """The [(tg, weight)] of the first rule whose conditions all match (path without query, host without port)."""
+    import fnmatch
+    path = path.split("?", 1)[0]
+    host = (host or "").split(":", 1)[0].lower()
+    for conditions, weighted in matchers:
+        if all(any(fnmatch.fnmatchcase(path if field == "path-pattern" else host, v) for v in values)
+               for field, values in conditions):
+            return weighted
     return []
 
 
@@ -180,7 +221,7 @@ class Snapshot:
 
     def __init__(self, lb_arn=None, listeners=None, targets=None, taken=0.0):
         self.lb_arn = lb_arn
-        self.listeners = listeners or {}      # api listener port -> [(tg_arn, weight)]
+        self.listeners = listeners or {}      # api listener port -> rule_matchers() (default rule last)
         self.targets = targets or {}          # tg_arn -> [(ip, port)]
         self.taken = taken
 
@@ -206,8 +247,9 @@ def read_snapshot(elbv2, alb_name, listener_ports):
     listeners = {}
     for listener in elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]:
         if listener["Port"] in listener_ports:
-            listeners[listener["Port"]] = forward_weights(listener.get("DefaultActions"))
-    tg_arns = sorted({arn for weighted in listeners.values() for arn, _ in weighted})
+            rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+            listeners[listener["Port"]] = rule_matchers(rules, listener.get("DefaultActions"))
+    tg_arns = sorted({arn for matchers in listeners.values() for _, weighted in matchers for arn, _ in weighted})
     targets = {}
     if tg_arns:
         ports = {tg["TargetGroupArn"]: tg.get("Port") for tg in
@@ -245,7 +287,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
         body = self.rfile.read(length) if length else None
         snap = plane.snapshot
-        tg_arn = weighted_choice(snap.listeners.get(api_port, []), plane.rng_random())
+        weighted = route(snap.listeners.get(api_port, []), self.path, self.headers.get("Host"))
+        tg_arn = weighted_choice(weighted, plane.rng_random())
         if not snap.lb_arn or tg_arn is None:
             self._reply(503, b"503 Service Temporarily Unavailable (lab ALB: listener has no forward target)\n",
                         headers=[("Content-Type", "text/plain")])

@@ -234,6 +234,18 @@ def test_proxy_honours_weights_and_follows_listener_changes(moto, app_factory, p
     assert versions == ["v1.2.3"] * 50
 
 
+def test_proxy_follows_listener_rules_before_the_default_action(moto, app_factory, plane_factory):
+    blue, green = app_factory("v1.2.2"), app_factory("v1.2.3")
+    _, tgs, listener_arn = make_alb(moto, {"a": [blue], "b": [green]}, {"a": 1})
+    moto.client("elbv2").create_rule(
+        ListenerArn=listener_arn, Priority=10,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": tgs["b"]}])
+    plane = plane_factory(publish=False)
+    assert {h["X-App-Version"] for _, _, h in many(plane.url(80) + "/api/v1/items", 10)} == {"v1.2.3"}
+    assert {h["X-App-Version"] for _, _, h in many(plane.url(80) + "/health", 10)} == {"v1.2.2"}
+
+
 def test_proxy_round_robins_over_healthy_targets_only(moto, app_factory, plane_factory):
     apps = [app_factory("v1.2.2", VERSION="v1.2.2-%d" % i) for i in range(3)]
     _, tgs, _ = make_alb(moto, {"a": apps}, {"a": 1})

@@ -92,3 +92,27 @@ def test_metric_datums_carry_aws_dimensions_and_raw_latencies():
         assert rt[0]["Unit"] == "Seconds"
     assert by[("RequestCount", 2)][0]["Dimensions"] == tg_dims
     assert by[("RequestCount", 1)][0]["Dimensions"] == tg_dims[1:]
+
+
+def test_rules_route_by_path_and_host_before_the_default_action():
+    default = [{"Type": "forward", "TargetGroupArn": TG_A}]
+    rules = [
+        {"Priority": "default", "IsDefault": True, "Conditions": [], "Actions": [
+            {"Type": "forward", "TargetGroupArn": "stale-default"}]},
+        {"Priority": "20", "IsDefault": False, "Conditions": [
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
+         "Actions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+             {"TargetGroupArn": TG_A, "Weight": 50}, {"TargetGroupArn": TG_B, "Weight": 50}]}}]},
+        {"Priority": "10", "IsDefault": False, "Conditions": [
+            {"Field": "path-pattern", "Values": ["/api/v2/*"]},
+            {"Field": "host-header", "HostHeaderConfig": {"Values": ["canary.*"]}}],
+         "Actions": [{"Type": "forward", "TargetGroupArn": TG_B}]},
+        {"Priority": "5", "IsDefault": False, "Conditions": [
+            {"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/8"]}}],
+         "Actions": [{"Type": "forward", "TargetGroupArn": "never"}]},
+    ]
+    matchers = alb.rule_matchers(rules, default)
+    assert alb.route(matchers, "/api/v2/items?x=1", "Canary.example.com:80") == [(TG_B, 1)]
+    assert alb.route(matchers, "/api/v2/items", "www.example.com") == [(TG_A, 50), (TG_B, 50)]
+    assert alb.route(matchers, "/health", "canary.example.com") == [(TG_A, 1)]
+    assert alb.route(alb.rule_matchers([], []), "/", None) == []
