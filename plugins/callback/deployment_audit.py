@@ -36,8 +36,9 @@ options:
   path:
     description:
       - File the JSON lines are appended to. The directory is created when missing.
-      - Empty means C(~/.ansible/deployment-audit/<YYYY-MM-DD>.jsonl) (UTC date of the run's start).
-    type: path
+      - An existing directory means C(<directory>/<YYYY-MM-DD>.jsonl) (UTC date of the run's start).
+      - Empty means C(~/.ansible/deployment-audit/<YYYY-MM-DD>.jsonl).
+    type: str
     default: ""
     env:
       - name: DEPLOYMENT_AUDIT_FILE
@@ -302,6 +303,17 @@ def default_path(home, moment):
     return os.path.join(home, ".ansible", "deployment-audit", "%s.jsonl" % moment.strftime("%Y-%m-%d"))
 
 
+def audit_file_path(option, home, moment, isdir=os.path.isdir):
+    """The file to append to: the option, a date-named file in it when it is a directory, or the default under home."""
+    option = str(option or "").strip()
+    if not option:
+        return default_path(home, moment)
+    path = os.path.expanduser(option)
+    if isdir(path):
+        return os.path.join(path, "%s.jsonl" % moment.strftime("%Y-%m-%d"))
+    return path
+
+
 def to_json_line(record):
     return json.dumps(record, sort_keys=True, separators=(",", ":"), default=str) + "\n"
 
@@ -397,7 +409,7 @@ class CallbackModule(CallbackBase):
         except re.error as e:
             self._display.warning("deployment_audit: redact_pattern is not a valid regular expression (%s); using the default" % e)
             self.pattern = re.compile(DEFAULT_PATTERN, re.IGNORECASE)
-        self.path = os.path.expanduser(self.get_option("path") or "") or default_path(os.path.expanduser("~"), self.started)
+        self.path = audit_file_path(self.get_option("path"), os.path.expanduser("~"), self.started)
         group = self.get_option("cloudwatch_log_group")
         if group:
             stream = self.get_option("cloudwatch_log_stream") or "%s/%s" % (self.started.strftime("%Y-%m-%d"), self.context["run_id"])

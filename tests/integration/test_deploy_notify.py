@@ -64,7 +64,9 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body.decode("utf-8")})
-                if self.path.startswith("/jira/rest/api/2/issue"):
+                if self.path.startswith("/broken"):
+                    status, answer = 500, {"error": "receiver is broken"}
+                elif self.path.startswith("/jira/rest/api/2/issue"):
                     status, answer = 201, {"id": "10001", "key": "OPS-7", "self": "http://127.0.0.1/jira/rest/api/2/issue/10001"}
                 else:
                     status, answer = 200, {"ok": True}
@@ -216,25 +218,34 @@ def broken_env(closed_port):
 def test_broken_channel_warns_and_is_recorded_but_does_not_fail_the_play(receiver):
     closed = free_port()
     settings = dict(BROKEN, deploy_notify_mail_port=closed,
-                    deploy_notify_webhook_enabled=False, deploy_notify_webhook_url=receiver.url + "/hook")
+                    deploy_notify_webhook_enabled=True, deploy_notify_webhook_url=receiver.url + "/broken",
+                    deploy_notify_webhook_token=WEBHOOK_TOKEN,
+                    # Switched off, though fully set up: nothing may reach it.
+                    deploy_notify_jira_enabled=False, deploy_notify_jira_uri=receiver.url + "/jira",
+                    deploy_notify_jira_username="deployer", deploy_notify_jira_password=JIRA_PASSWORD,
+                    deploy_notify_jira_project="OPS")
     tasks = [notify("rollback", ROLLED_BACK),
              {"name": "Show the failures", "ansible.builtin.debug": {"var": "deploy_notify_failures"}},
              {"name": "Show what was sent", "ansible.builtin.debug": {"var": "deploy_notify_sent"}}]
     result = run_playbook(play(tasks, settings), env=broken_env(closed))
     assert result.rc == 0, result
     failures = result.task("Show the failures")["deploy_notify_failures"]
-    assert [(f["channel"], f["event"]) for f in failures] == [("mail", "rollback"), ("pagerduty", "rollback")]
-    assert all("connection refused" in f["error"].lower() for f in failures), failures
+    assert [(f["channel"], f["event"]) for f in failures] == [("mail", "rollback"), ("pagerduty", "rollback"), ("webhook", "rollback")]
+    assert all("connection refused" in f["error"].lower() for f in failures[:2]), failures
+    # The webhook's result is no_log (its token is in a header), yet its failure still says what happened.
+    assert failures[2]["error"].startswith("127.0.0.1: HTTP 500"), failures
     assert result.task("Show what was sent")["deploy_notify_sent"] == []
     warnings = [r["msg"] for r in role_tasks(result, "WARNING - notification not delivered")]
-    assert len(warnings) == 2 and "via mail" in warnings[0] and "via pagerduty" in warnings[1]
+    assert len(warnings) == 3 and "via mail" in warnings[0] and "via pagerduty" in warnings[1] and "via webhook" in warnings[2]
     # The failure is in the audit trail too.
     audit = [r["ansible_facts"]["deployment_audit_event"] for n, _, r in result.tasks()
              if "Record that" in n and "ansible_facts" in r]
-    assert [(a["phase"], a["decision"], a["channel"]) for a in audit] == [("notify", "failed", "mail"), ("notify", "failed", "pagerduty")]
-    # The webhook was switched off: nothing arrived.
-    assert receiver.requests == []
-    assert PAGERDUTY_KEY not in result.stdout and PAGERDUTY_KEY not in result.stderr
+    assert [(a["phase"], a["decision"], a["channel"]) for a in audit] == [
+        ("notify", "failed", "mail"), ("notify", "failed", "pagerduty"), ("notify", "failed", "webhook")]
+    # Jira was switched off: nothing reached it; the broken webhook was tried once.
+    assert [r["path"] for r in receiver.requests] == ["/broken"]
+    for secret in (PAGERDUTY_KEY, WEBHOOK_TOKEN, JIRA_PASSWORD):
+        assert secret not in result.stdout and secret not in result.stderr
 
 
 def test_broken_channel_fails_the_play_when_asked():

@@ -142,3 +142,19 @@ def test_cloudwatch_failure_is_a_warning_and_the_file_keeps_everything(moto, tmp
     assert result.rc == 0, result
     assert result.stderr.count("deployment_audit: not shipping to CloudWatch Logs group /no/such/group") == 1, result.stderr
     assert [r["record"] for r in read_records(path)] == ["playbook_start", "step", "step", "playbook_end"]
+
+
+def test_default_file_is_under_home_by_date(tmp_path):
+    import datetime
+
+    def today():
+        return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+
+    before = today()
+    result = run_playbook(localhost_play(TASKS[:1], "http://127.0.0.1:1"),
+                          env={"ANSIBLE_CALLBACKS_ENABLED": "progressive.delivery.deployment_audit", "HOME": str(tmp_path),
+                               "DEPLOYMENT_AUDIT_FILE": ""})
+    assert result.rc == 0, result
+    files = list((tmp_path / ".ansible" / "deployment-audit").glob("*.jsonl"))
+    assert len(files) == 1 and files[0].name in ("%s.jsonl" % before, "%s.jsonl" % today())
+    assert [r["record"] for r in read_records(files[0])] == ["playbook_start", "step", "playbook_end"]

@@ -148,3 +148,10 @@ def test_traffic_step_words_map_to_step_and_reason():
     assert rec["details"] == {"action": "continue"}
     both = audit.build_record("step", context(), PATTERN, event={"step": 1, "percent": 10, "reason": "r", "summary": "s"})
     assert (both["step"], both["reason"], both["details"]) == (1, "r", {"percent": 10, "summary": "s"})
+
+
+def test_audit_file_path(tmp_path):
+    assert audit.audit_file_path("", "/home/u", MOMENT) == "/home/u/.ansible/deployment-audit/2026-11-26.jsonl"
+    assert audit.audit_file_path(None, "/home/u", MOMENT) == "/home/u/.ansible/deployment-audit/2026-11-26.jsonl"
+    assert audit.audit_file_path(str(tmp_path), "/home/u", MOMENT) == str(tmp_path / "2026-11-26.jsonl")
+    assert audit.audit_file_path(str(tmp_path / "a.jsonl"), "/home/u", MOMENT) == str(tmp_path / "a.jsonl")
