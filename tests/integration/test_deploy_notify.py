@@ -154,6 +154,8 @@ def test_start_and_rollback_reach_mail_webhook_and_jira(mailbox, receiver):
         "deploy_notify_jira_username": "deployer",
         "deploy_notify_jira_password": JIRA_PASSWORD,
         "deploy_notify_jira_project": "OPS",
+        "deploy_notify_jira_issue": "CHG-9",
+        "deploy_notify_jira_events": ["start", "rollback"],
     }
     result = run_playbook(play([notify("start", DEPLOYMENT), notify("rollback", ROLLED_BACK)], settings))
     assert result.rc == 0, result
@@ -180,9 +182,11 @@ def test_start_and_rollback_reach_mail_webhook_and_jira(mailbox, receiver):
     assert rollback_hook["failing_metrics"] == ["error_rate at 10 %: live 0.180 % -> candidate 4.210 % (+2239.0 %), fail"]
     assert rollback_hook["deployment"]["steps"][0]["metrics"][0]["candidate"] == 0.0421
 
-    # Jira: by default only the rollback, as a new issue in OPS with the summary in its description.
+    # Jira: the start as a comment on the change ticket, the rollback as a new issue in OPS.
     jira = receiver.posts("/jira")
-    assert [j["path"] for j in jira] == ["/jira/rest/api/2/issue/"]
+    assert [j["path"] for j in jira] == ["/jira/rest/api/2/issue/CHG-9/comment", "/jira/rest/api/2/issue/"]
+    assert json.loads(jira[0]["body"])["body"].startswith("myapp v1.2.3 to production: started")
+    jira = jira[1:]
     fields = json.loads(jira[0]["body"])["fields"]
     assert fields["project"] == {"key": "OPS"} and fields["issuetype"] == {"name": "Bug"}
     assert fields["summary"] == "myapp v1.2.3 to production: rolled back"
@@ -192,7 +196,7 @@ def test_start_and_rollback_reach_mail_webhook_and_jira(mailbox, receiver):
     # Switched-off channels are skipped; nothing failed; no secret in the output.
     for channel in ("Slack", "PagerDuty"):
         assert [r.get("skipped") for r in role_tasks(result, channel)] == [True, True], channel
-    assert [r.get("skipped", False) for r in role_tasks(result, "Jira")] == [True, False]  # rollback only
+    assert [r.get("skipped", False) for r in role_tasks(result, "Jira")] == [False, False]
     assert role_tasks(result, "WARNING - notification not delivered") == []
     for secret in (WEBHOOK_TOKEN, JIRA_PASSWORD):
         assert secret not in result.stdout and secret not in result.stderr
