@@ -73,6 +73,11 @@ def wait_ready(timeout):
     return None
 
 
+def vm_fleet_args():
+    return {"state_dir": config.STATE_DIR, "bridge": config.VM_BRIDGE, "subnet": config.VM_SUBNET,
+            "prefix": config.VM_PREFIX, "inventory": config.VM_INVENTORY}
+
+
 def print_endpoints(status):
     print("lab AWS endpoint: %s  (region %s, credentials testing/testing)" % (config.AWS_ENDPOINT, config.REGION))
     for api, local in sorted(config.LISTENER_LOCAL_PORTS.items()):
@@ -114,9 +119,9 @@ def up(args):
     if vm_count:
         try:
             from lab import vmhosts
-            hosts = vmhosts.create_hosts(vm_count)
+            hosts = vmhosts.create_hosts(vm_count, **vm_fleet_args())
             print("  %d VM hosts: %s (inventory %s)" % (len(hosts), " ".join(h["address"] for h in hosts),
-                                                     config.REPO / "inventories" / "lab" / "vm_hosts.yml"))
+                                                     config.VM_INVENTORY))
         except Exception as e:   # the ECS world is up; VM hosts need root and openssh-server
             print("  VM hosts not created: %s" % e, file=sys.stderr)
     print_endpoints(status)
@@ -143,7 +148,7 @@ def down(args):
         print("lab down: traffic stop: %s" % e, file=sys.stderr)
     try:
         from lab import vmhosts
-        vmhosts.destroy_hosts()
+        vmhosts.destroy_hosts(**vm_fleet_args())
     except Exception as e:
         print("lab down: VM hosts: %s" % e, file=sys.stderr)
     pid = daemon_pid()

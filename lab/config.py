@@ -49,8 +49,8 @@ METRIC_PERIOD = _env("METRIC_PERIOD", 5, int)
 
 # VM hosts: network namespaces on a bridge, each with sshd and the app on APP port.
 VM_COUNT = _env("VM_COUNT", 5, int)
-VM_BRIDGE = "pdlab0"
-VM_SUBNET = "10.213.0"                                          # bridge .1, hosts .11, .12, ...
+VM_BRIDGE = _env("VM_BRIDGE", "pdlab0")
+VM_SUBNET = _env("VM_SUBNET", "10.213.0")                         # bridge .1, hosts .11, .12, ...
 VM_APP_PORT = 8080
 VM_TARGET_GROUP = "myapp-vm"
 
@@ -59,3 +59,8 @@ CATALOGUE_FILE = REPO / "lab" / "catalogue.yml"
 # Time scaling of the lab's target health checks: the checker waits HealthCheckIntervalSeconds x this
 # between checks (the API keeps AWS's minimum of 5 s; the lab wants targets healthy within seconds).
 HEALTH_CHECK_TIME_SCALE = _env("HEALTH_CHECK_TIME_SCALE", 0.4, float)
+
+# VM host namespaces are named VM_PREFIX1..N; their inventory goes to VM_INVENTORY (a second lab, e.g. a
+# test's, sets LAB_VM_BRIDGE / LAB_VM_SUBNET / LAB_VM_PREFIX / LAB_VM_INVENTORY to stay apart).
+VM_PREFIX = _env("VM_PREFIX", "pdlab-vm")
+VM_INVENTORY = Path(_env("VM_INVENTORY", str(REPO / "inventories" / "lab" / "vm_hosts.yml")))
