@@ -1,0 +1,150 @@
+"""iam_preflight through ansible-playbook: caller resolution against bare moto (which has no IAM simulation),
+the full allowed/denied check against the lab (which adds it)."""
+import json
+import os
+import time
+
+import pytest
+
+from harness import localhost_play, run_playbook
+
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                                                  "Action": "sts:AssumeRole"}]}
+
+
+def preflight(name, **args):
+    return {"name": name, "progressive.delivery.iam_preflight": args, "register": name.replace(" ", "_"),
+            "ignore_errors": True}
+
+
+def test_assumed_role_caller_resolves_to_its_role_and_unsimulated_endpoint_fails_clearly(moto):
+    iam, sts = moto.client("iam"), moto.client("sts")
+    role = iam.create_role(RoleName="pd-deployer", Path="/deploy/", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
+    creds = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="awx-job-42")["Credentials"]
+    as_role = {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
+               "session_token": creds["SessionToken"]}
+    play = localhost_play([
+        preflight("as role", **as_role),
+        preflight("as user"),
+        preflight("given session arn", principal_arn="arn:aws:sts::123456789012:assumed-role/pd-deployer/other",
+                  actions=["ecs:UpdateService"]),
+    ], moto.url)
+    started = time.time()
+    result = run_playbook(play)
+    elapsed = time.time() - started
+
+    as_role_result = result.task("as role")
+    assert as_role_result["failed"] is True
+    assert as_role_result["caller_arn"] == "arn:aws:sts::123456789012:assumed-role/pd-deployer/awx-job-42"
+    # the role's path comes from iam:GetRole: the assumed-role ARN does not carry it
+    assert as_role_result["principal_arn"] == "arn:aws:iam::123456789012:role/deploy/pd-deployer"
+    msg = as_role_result["msg"]
+    assert msg.startswith("iam:SimulatePrincipalPolicy failed for arn:aws:iam::123456789012:role/deploy/pd-deployer"), msg
+    assert "could not check any permission" in msg
+    assert "allowed" not in as_role_result and "denied" not in as_role_result
+
+    as_user = result.task("as user")
+    assert as_user["caller_arn"] == "arn:aws:sts::123456789012:user/moto"
+    assert as_user["principal_arn"] == "arn:aws:iam::123456789012:user/moto"
+    assert as_user["msg"].startswith("iam:SimulatePrincipalPolicy failed for arn:aws:iam::123456789012:user/moto")
+
+    given = result.task("given session arn")
+    assert given["principal_arn"] == "arn:aws:iam::123456789012:role/deploy/pd-deployer"
+    assert "caller_arn" not in given
+    # a failing simulation endpoint is reported within seconds, not after minutes of retries
+    assert elapsed < 120, elapsed
+
+
+def test_check_mode_runs_it_too(moto):
+    result = run_playbook(localhost_play([preflight("check", actions=["ecs:UpdateService"])], moto.url), check=True)
+    assert result.task("check")["msg"].startswith("iam:SimulatePrincipalPolicy failed for arn:aws:iam::123456789012:user/moto")
+
+
+def test_bad_input_is_refused_before_any_api_call():
+    dead = "http://127.0.0.1:9"  # nothing listens: an API call would fail with a connection error instead
+    play = localhost_play([
+        preflight("bad action", actions=["ecs:UpdateService", "UpdateService"]),
+        preflight("federated", principal_arn="arn:aws:sts::123456789012:federated-user/bob"),
+        preflight("root", principal_arn="arn:aws:iam::123456789012:root"),
+        preflight("no resources", resources=[]),
+        preflight("stray action resources", actions=["ecs:UpdateService"], action_resources={"iam:PassRole": ["arn:r"]}),
+    ], dead)
+    result = run_playbook(play)
+    assert "actions must look like service:Action (for example ecs:UpdateService), got ['UpdateService']" in result.task("bad action")["msg"]
+    assert "is a federated user" in result.task("federated")["msg"]
+    assert "is the account root user" in result.task("root")["msg"]
+    assert "resources must name at least one resource ARN" in result.task("no resources")["msg"]
+    assert "action_resources names iam:PassRole, which is not among the actions checked" in \
+        result.task("stray action resources")["msg"]
+
+
+def lab_endpoint(request):
+    endpoint = os.environ.get("LAB_AWS_ENDPOINT")
+    if endpoint:
+        return endpoint
+    try:
+        lab = request.getfixturevalue("lab")
+    except pytest.FixtureLookupError:
+        pytest.skip("no lab fixture and no LAB_AWS_ENDPOINT")
+    endpoint = getattr(lab, "endpoint", None) or getattr(lab, "aws_url", None) or getattr(lab, "url", None)
+    if not endpoint:
+        pytest.skip("the lab fixture exposes no AWS endpoint")
+    return endpoint
+
+
+@pytest.mark.lab
+def test_allowed_and_denied_against_the_lab(request):
+    """The lab implements SimulatePrincipalPolicy: a role allowed part of the flow fails listing the rest."""
+    import boto3
+
+    endpoint = lab_endpoint(request)
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    name = "pd-preflight-%d" % int(time.time() * 1000)
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName=name, PolicyName="partial", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ecs:Describe*", "elasticloadbalancing:ModifyListener"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "ecs:UpdateService", "Resource": "*"}]}))
+    role_arn = "arn:aws:iam::123456789012:role/%s" % name
+    actions = ["ecs:DescribeServices", "elasticloadbalancing:ModifyListener", "ecs:UpdateService", "ssm:PutParameter"]
+    play = localhost_play([
+        preflight("partial", principal_arn=role_arn, actions=actions),
+        preflight("enough", principal_arn=role_arn, actions=actions[:2]),
+    ], endpoint)
+    result = run_playbook(play)
+    partial = result.task("partial")
+    assert partial["failed"] is True
+    assert partial["allowed"] == ["ecs:DescribeServices", "elasticloadbalancing:ModifyListener"]
+    assert partial["denied"] == [{"action": "ecs:UpdateService", "decision": "explicitDeny", "resource": "*"},
+                                 {"action": "ssm:PutParameter", "decision": "implicitDeny", "resource": "*"}]
+    assert "is not allowed 2 of 4 action(s) the run needs: ecs:UpdateService (explicitDeny on *), " \
+           "ssm:PutParameter (implicitDeny on *)" in partial["msg"]
+    enough = result.task("enough")
+    assert not enough.get("failed"), enough
+    assert enough["changed"] is False and enough["denied"] == [] and enough["principal_arn"] == role_arn
+
+
+@pytest.mark.lab
+def test_pass_role_scoped_to_the_task_roles_against_the_lab(request):
+    """The lab's seeded deployer may pass only the task and execution roles: checked on `*` that is a denial,
+    checked on those roles (action_resources) it is allowed."""
+    import boto3
+
+    endpoint = lab_endpoint(request)
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    deployer = iam.get_role(RoleName="myapp-deployer")["Role"]["Arn"]
+    task_role = iam.get_role(RoleName="myapp-task-role")["Role"]["Arn"]
+    actions = ["iam:PassRole", "ecs:UpdateService", "elasticloadbalancing:ModifyListener"]
+    play = localhost_play([
+        preflight("on star", principal_arn=deployer, actions=actions),
+        preflight("on the roles", principal_arn=deployer, actions=actions, action_resources={"iam:PassRole": [task_role]}),
+    ], endpoint)
+    result = run_playbook(play)
+    on_star = result.task("on star")
+    assert on_star["failed"] is True
+    assert on_star["denied"] == [{"action": "iam:PassRole", "decision": "implicitDeny", "resource": "*"}]
+    on_roles = result.task("on the roles")
+    assert not on_roles.get("failed"), on_roles
+    assert on_roles["allowed"] == actions

@@ -1,0 +1,149 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions as ia
+
+REPO = Path(__file__).resolve().parents[4]
+
+
+def test_the_list_covers_what_the_flow_calls():
+    actions = ia.required_actions()
+    assert len(actions) == len(set(actions)), "duplicates in the list"
+    assert ia.check_actions(actions) == []
+    for needed in ("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:CreateService", "ecs:UpdateService",
+                   "ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:TagResource",
+                   "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+                   "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+                   "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+                   "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:RegisterTargets",
+                   "elasticloadbalancing:DeregisterTargets", "cloudwatch:GetMetricData", "ecr:DescribeImages",
+                   "ecr:DescribeImageScanFindings", "ecr:BatchGetImage", "ecr:StartImageScan", "iam:PassRole",
+                   "iam:GetRole", "iam:SimulatePrincipalPolicy", "ssm:GetParameter", "ssm:PutParameter",
+                   "ssm:DeleteParameter", "secretsmanager:DescribeSecret", "logs:CreateLogStream", "logs:PutLogEvents",
+                   "sts:GetCallerIdentity"):
+        assert needed in actions, needed
+    # every entry says why it is needed
+    assert all(purpose.strip() for dummy, purpose in ia.ECS_BLUE_GREEN_ACTIONS)
+
+
+def test_no_wildcard_actions_in_the_list():
+    assert not [a for a in ia.required_actions() if "*" in a]
+
+
+@pytest.mark.parametrize("actions, message", [
+    ([], "actions must name at least one IAM action"),
+    (["ecs:UpdateService", "UpdateService"], "got ['UpdateService']"),
+    (["ecs: UpdateService"], "must look like service:Action"),
+])
+def test_check_actions(actions, message):
+    assert message in ia.check_actions(actions)[0]
+
+
+def test_policy_document_one_statement_per_service_and_scoped_pass_role():
+    doc = ia.policy_document()
+    assert doc["Version"] == "2012-10-17"
+    granted = sorted(a for s in doc["Statement"] for a in s["Action"])
+    assert granted == sorted(ia.required_actions())
+    sids = [s["Sid"] for s in doc["Statement"]]
+    assert len(sids) == len(set(sids)) and all(sid.isalnum() for sid in sids)
+    pass_role = [s for s in doc["Statement"] if "iam:PassRole" in s["Action"]]
+    assert pass_role == [{"Sid": "ProgressiveDeliveryPassRoleToEcsTasks", "Effect": "Allow", "Action": ["iam:PassRole"],
+                          "Resource": "*", "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}]
+    for statement in doc["Statement"]:
+        services = set(a.split(":")[0] for a in statement["Action"])
+        assert len(services) == 1 and statement["Effect"] == "Allow"
+        assert statement["Action"] == sorted(statement["Action"])
+
+
+def test_policy_document_custom_actions_and_resources():
+    doc = ia.policy_document(["ecs:UpdateService", "ecs:UpdateService", "ecs:DescribeServices"],
+                             ["arn:aws:ecs:us-east-1:1:service/c/a", "arn:aws:ecs:us-east-1:1:service/c/b"])
+    assert doc["Statement"] == [{"Sid": "ProgressiveDeliveryEcs", "Effect": "Allow",
+                                 "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
+                                 "Resource": ["arn:aws:ecs:us-east-1:1:service/c/a", "arn:aws:ecs:us-east-1:1:service/c/b"]}]
+
+
+def test_render_tool_prints_the_policy_as_json():
+    out = subprocess.run([sys.executable, str(REPO / "tools" / "render_iam_policy.py")], check=True,
+                         capture_output=True, text=True, cwd=str(REPO)).stdout
+    assert json.loads(out) == ia.policy_document()
+
+
+@pytest.mark.parametrize("arn, expected", [
+    ("arn:aws:sts::123456789012:assumed-role/deployer/awx-job-42",
+     ("arn:aws:iam::123456789012:role/deployer", "deployer")),
+    ("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_abc/jane@example.com",
+     ("arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_abc", "AWSReservedSSO_Admin_abc")),
+    ("arn:aws-us-gov:sts::123456789012:assumed-role/deployer/s", ("arn:aws-us-gov:iam::123456789012:role/deployer", "deployer")),
+    ("arn:aws-cn:sts::123456789012:assumed-role/d/s", ("arn:aws-cn:iam::123456789012:role/d", "d")),
+    ("arn:aws:iam::123456789012:role/service-role/deployer", ("arn:aws:iam::123456789012:role/service-role/deployer", None)),
+    ("arn:aws:iam::123456789012:user/ci", ("arn:aws:iam::123456789012:user/ci", None)),
+    ("arn:aws:sts::123456789012:user/moto", ("arn:aws:iam::123456789012:user/moto", None)),
+    ("  arn:aws:iam::123456789012:group/ops ", ("arn:aws:iam::123456789012:group/ops", None)),
+])
+def test_principal_for_simulation(arn, expected):
+    assert ia.principal_for_simulation(arn) == expected
+
+
+@pytest.mark.parametrize("arn, message", [
+    ("arn:aws:sts::123456789012:federated-user/bob", "is a federated user"),
+    ("arn:aws:iam::123456789012:root", "is the account root user"),
+    ("arn:aws:sts::123456789012:assumed-role/no-session", "principal_arn must be the ARN of an IAM user, role or group"),
+    ("deployer", "principal_arn must be the ARN"),
+    (None, "principal_arn must be the ARN"),
+])
+def test_principal_for_simulation_rejects(arn, message):
+    with pytest.raises(ValueError, match=message):
+        ia.principal_for_simulation(arn)
+
+
+def test_simulation_report_lists_every_denied_action_with_decision_and_resource():
+    results = [
+        {"EvalActionName": "ecs:DescribeServices", "EvalResourceName": "*", "EvalDecision": "allowed"},
+        {"EvalActionName": "ecs:UpdateService", "EvalResourceName": "*", "EvalDecision": "implicitDeny"},
+        {"EvalActionName": "iam:PassRole", "EvalResourceName": "*", "EvalDecision": "explicitDeny"},
+    ]
+    allowed, denied = ia.simulation_report(results, ["ecs:DescribeServices", "ecs:UpdateService", "iam:PassRole"])
+    assert allowed == ["ecs:DescribeServices"]
+    assert denied == [{"action": "ecs:UpdateService", "decision": "implicitDeny", "resource": "*"},
+                      {"action": "iam:PassRole", "decision": "explicitDeny", "resource": "*"}]
+    assert ia.describe_denied(denied) == "ecs:UpdateService (implicitDeny on *), iam:PassRole (explicitDeny on *)"
+
+
+def test_simulation_report_per_resource_and_missing_answers():
+    results = [
+        {"EvalActionName": "ecs:UpdateService", "EvalResourceName": "arn:svc/a", "EvalDecision": "allowed"},
+        {"EvalActionName": "ecs:UpdateService", "EvalResourceName": "arn:svc/b", "EvalDecision": "implicitDeny"},
+        {"EvalActionName": "ssm:PutParameter", "EvalResourceName": "*", "EvalDecision": "allowed",
+         "ResourceSpecificResults": [{"EvalResourceName": "arn:p/1", "EvalResourceDecision": "allowed"},
+                                     {"EvalResourceName": "arn:p/2", "EvalResourceDecision": "explicitDeny"}]},
+        # IAM answers action names in its own case
+        {"EvalActionName": "ECS:DescribeServices", "EvalResourceName": "*", "EvalDecision": "allowed"},
+    ]
+    allowed, denied = ia.simulation_report(results, ["ecs:UpdateService", "ssm:PutParameter", "ecs:DescribeServices",
+                                                     "logs:PutLogEvents"])
+    assert allowed == ["ecs:DescribeServices"]
+    assert denied == [{"action": "ecs:UpdateService", "decision": "implicitDeny", "resource": "arn:svc/b"},
+                      {"action": "ssm:PutParameter", "decision": "explicitDeny", "resource": "arn:p/2"},
+                      {"action": "logs:PutLogEvents", "decision": "missing", "resource": None}]
+
+
+def test_simulation_batches_group_actions_by_resources():
+    roles = ["arn:aws:iam::1:role/task", "arn:aws:iam::1:role/exec"]
+    assert ia.simulation_batches(["ecs:UpdateService", "iam:PassRole", "ecs:ListTasks"], ["*"], {"iam:PassRole": roles}) == [
+        (["ecs:UpdateService", "ecs:ListTasks"], ["*"]), (["iam:PassRole"], roles)]
+    assert ia.simulation_batches(["a:B", "a:B", "a:C"], ["*"]) == [(["a:B", "a:C"], ["*"])]
+
+
+def test_check_action_resources():
+    assert ia.check_action_resources({"iam:PassRole": ["arn:r"]}, ["iam:PassRole"]) == []
+    assert ia.check_action_resources({}, []) == []
+    assert "action_resources names ecs:Nope, which is not among the actions checked" in \
+        ia.check_action_resources({"ecs:Nope": ["*"]}, ["iam:PassRole"])
+    assert "action_resources.iam:PassRole must be a non-empty list of resource ARNs, got []" in \
+        ia.check_action_resources({"iam:PassRole": []}, ["iam:PassRole"])
+    assert ia.check_action_resources({"iam:PassRole": "arn:r"}, ["iam:PassRole"])
