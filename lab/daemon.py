@@ -104,7 +104,9 @@ class LabApp:
                 return self._json(start_response, "202 Accepted", {"stopping": True})
             return self._json(start_response, "404 Not Found", {"error": "unknown lab-api path " + path})
         if path == "/moto-api/reset" and method == "POST":
-            self.lab.forget_runtime()
+            with self.lab.ecs.lock:     # tasks go with the services moto forgets, with no scheduler tick between
+                self.lab.forget_runtime()
+                return self.moto_app(environ, start_response)
         body = b""
         length = environ.get("CONTENT_LENGTH")
         if length and length.isdigit() and int(length) > 0:
@@ -144,6 +146,7 @@ class Lab:
         self.server = None
         self.reset_lock = threading.Lock()
         self.ready_at = None
+        self.world_services = {"%s-%s" % (config.APP, slot) for slot in config.SLOTS}
 
     def install(self):
         from lab.aws import cloudwatch, ecr_findings, iam_simulate
@@ -197,8 +200,9 @@ class Lab:
     def reset(self):
         with self.reset_lock:
             from moto.moto_api._internal.models import moto_api_backend
-            self.forget_runtime()
-            moto_api_backend.reset()
+            with self.ecs.lock:     # no scheduler tick between forgetting the tasks and moto forgetting the services
+                self.forget_runtime()
+                moto_api_backend.reset()
             self.seeded = None
             self.ready_at = None
             if self.seed_world:
@@ -218,10 +222,12 @@ class Lab:
                                     "tasks": [{"id": t.id, "ip": t.ip, "lastStatus": t.last_status,
                                                "tag": t.image_tag, "pid": t.process.pid if t.process else None}
                                               for t in runtime.tasks if t.last_status != "STOPPED"]}
-                ready = ready and runtime.steady
+                if s.cluster_name == config.CLUSTER and s.name in self.world_services:
+                    ready = ready and runtime.steady
         if ready and self.ready_at is None:
             self.ready_at = time.time()
             LOG.info("ready %.1f s after the daemon started", self.ready_at - self.started)
+        ready = ready and all(name in services for name in self.world_services)
         return {"pid": os.getpid(), "endpoint": self.endpoint, "started": self.started, "ready": ready,
                 "seeded": self.seeded is not None, "seed_error": self.seed_error, "services": services,
                 "alb": self.alb is not None, "max_lifetime_s": MAX_LIFETIME_S,

@@ -541,10 +541,15 @@ class EcsController:
             for arn, service in services.items():
                 runtime = self.runtimes.get(arn)
                 if runtime is None or runtime.service is not service:
+                    if runtime is not None:     # moto was reset under us: the old service's tasks must go
+                        self._stop_processes(runtime)
                     if service.status != "ACTIVE" or not service.task_definition:
+                        self.runtimes.pop(arn, None)
                         continue
                     runtime = self.adopt(service)
                 self.reconcile(runtime)
+                if service.status != "ACTIVE" and all(t.last_status == "STOPPED" for t in runtime.tasks):
+                    del self.runtimes[arn]      # deleted (INACTIVE) and drained: nothing left to run
             for arn in [a for a in self.runtimes if a not in services]:
                 runtime = self.runtimes[arn]
                 self._stop_many(runtime, [t for t in runtime.tasks if t.alive], "Service deleted")
@@ -612,6 +617,14 @@ class EcsController:
         self._thread = threading.Thread(target=self._loop, name="lab-ecs", daemon=True)
         self._thread.start()
         return self
+
+    def _stop_processes(self, runtime):
+        for task in runtime.tasks:
+            if task.process is not None and task.process.exit_code() is None:
+                task.process.terminate()
+                task.process.wait(STOP_TIMEOUT_S)
+            if task.ip:
+                self.ips.release(task.ip)
 
     def stop_all_tasks(self, timeout=STOP_TIMEOUT_S):
         """Stop every task process now (reset / shutdown): SIGTERM, bounded wait, SIGKILL."""
