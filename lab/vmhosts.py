@@ -197,13 +197,14 @@ def inventory_doc(hosts, state_dir, app_port, extra_vars=None):
 class VmFleet:
     """n namespace hosts. Defaults are the lab's layout (config); tests pass their own names to stay apart."""
 
-    def __init__(self, state_dir=None, bridge=None, subnet=None, prefix="pdlab-vm", inventory=None,
+    def __init__(self, state_dir=None, bridge=None, subnet=None, prefix=None, inventory=None,
                  app_port=None, endpoint=None, alb_name=None, target_group=None, listener_port=None):
         self.state_dir = Path(state_dir or config.STATE_DIR)
         self.bridge = bridge or config.VM_BRIDGE
         self.subnet = subnet or config.VM_SUBNET
-        self.prefix = prefix
-        self.inventory = Path(inventory or (config.REPO / "inventories" / "lab" / "vm_hosts.yml"))
+        self.prefix = prefix or getattr(config, "VM_PREFIX", "pdlab-vm")
+        self.inventory = Path(inventory or getattr(config, "VM_INVENTORY",
+                                                   config.REPO / "inventories" / "lab" / "vm_hosts.yml"))
         self.app_port = app_port or config.VM_APP_PORT
         self.endpoint = endpoint or config.AWS_ENDPOINT
         self.alb_name = alb_name or config.ALB_NAME
@@ -236,6 +237,8 @@ class VmFleet:
         """Fresh fleet of n hosts (an existing one is destroyed first). Returns list_hosts()."""
         n = n or config.VM_COUNT
         names = host_names(n, self.prefix)
+        if len(self.veth(n)) > 15:
+            raise ValueError("bridge name %r too long for veth names (%s)" % (self.bridge, self.veth(n)))
         for tool in ("ip", "unshare", "nsenter", "ssh-keygen", SSHD):
             if not shutil.which(tool):
                 raise RuntimeError("%s not found: run tools/setup.sh (iproute2, util-linux, openssh-server)" % tool)
@@ -451,32 +454,21 @@ class VmFleet:
         names = self.existing()
         if deregister and names:
             self._deregister_all()
-        pids = set()
-        for name in names:
-            out = _run(["ip", "netns", "pids", name], check=False).stdout
-            pids.update(int(p) for p in out.split() if p.isdigit())
-            init = self.vms_dir / name / "init.pid"
-            if init.exists():
-                try:
-                    pids.add(int(init.read_text()))
-                except ValueError:
-                    pass
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in list(pids):
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pids.discard(pid)
-            deadline = time.time() + 3
-            while pids and time.time() < deadline:
-                for pid in list(pids):
-                    try:
-                        os.waitpid(pid, os.WNOHANG)   # reap our own children (the init processes)
-                    except ChildProcessError:
-                        pass
-                    if not Path("/proc/%d" % pid).exists() or _zombie(pid):
-                        pids.discard(pid)
-                time.sleep(0.05)
+        # Several rounds: a deployment running during teardown may start a process after a round's census.
+        for _ in range(3):
+            pids = set()
+            for name in names:
+                out = _run(["ip", "netns", "pids", name], check=False).stdout
+                pids.update(int(p) for p in out.split() if p.isdigit())
+            pids = {p for p in pids if Path("/proc/%d" % p).exists() and not _zombie(p)}
+            if not pids:
+                break
+            _terminate(pids)
+        for name in names:       # reap the init processes if this process started them (no zombies left)
+            try:
+                os.waitpid(int((self.vms_dir / name / "init.pid").read_text()), os.WNOHANG)
+            except (OSError, ValueError, ChildProcessError):
+                pass
         for name in names:
             _run(["ip", "netns", "del", name], check=False)
             veth = self.veth(self._index(name))
@@ -487,6 +479,27 @@ class VmFleet:
         if self.inventory.exists():
             self.inventory.unlink()
         return names
+
+
+def _terminate(pids, grace_s=3.0):
+    """SIGTERM, then SIGKILL whatever is left after grace_s; reaps our own children."""
+    pids = set(pids)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in list(pids):
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pids.discard(pid)
+        deadline = time.time() + grace_s
+        while pids and time.time() < deadline:
+            for pid in list(pids):
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                if not Path("/proc/%d" % pid).exists() or _zombie(pid):
+                    pids.discard(pid)
+            time.sleep(0.05)
 
 
 def _zombie(pid):
