@@ -1,6 +1,8 @@
 import pytest
+from aiosmtpd.controller import Controller
 
-from harness import MotoServer
+from harness import MotoServer, free_port
+from receivers import Mailbox, Receiver
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +77,22 @@ def lab():
     yield handle
     if handle.started_here:
         handle.cli("down", timeout=120)
+
+
+@pytest.fixture
+def receiver():
+    rec = Receiver()
+    rec.thread.start()
+    yield rec
+    rec.server.shutdown()
+    rec.server.server_close()
+
+
+@pytest.fixture
+def mailbox():
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    box.port = controller.port
+    yield box
+    controller.stop()
