@@ -21,7 +21,7 @@ description:
     target group at 0 equals one left out) and the same stickiness make no call and report no change.
   - The forward action gets exactly the target groups given; others are removed from it.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   listener_arn:
     description: ARN of the listener. Either this, O(load_balancer) with O(port), or O(rule_arn).

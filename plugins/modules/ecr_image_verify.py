@@ -21,7 +21,7 @@ description:
   - Read-only - runs the same in check mode and never reports changed. Starting a scan (O(start_scan)) changes
     nothing about the image.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   repository:
     description: Name of the ECR repository.

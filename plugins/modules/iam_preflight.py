@@ -19,7 +19,7 @@ description:
     the role's exact ARN (with its path).
   - Read-only; runs the same in check mode and never reports changed.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   principal_arn:
     description:
