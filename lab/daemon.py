@@ -276,6 +276,11 @@ def _quiet_handler():
 def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     pid_file = state_path("daemon.pid")
+    # The lab runs no EC2 instances: without moto's thousands of sample AMIs its EC2 backend starts in
+    # a fraction of a second instead of seconds (must be set before moto is imported).
+    amis = state_path("moto-amis.json")
+    amis.write_text("[]\n")
+    os.environ.setdefault("MOTO_AMIS_PATH", str(amis))
     lab = Lab()
     signal.signal(signal.SIGTERM, lambda *a: lab.stopping.set())
     signal.signal(signal.SIGINT, lambda *a: lab.stopping.set())
