@@ -49,8 +49,8 @@ class PlaybookResult:
         return out
 
     def task(self, name, host="localhost"):
-        """The result of the last task called `name` on `host`."""
-        found = [r for n, h, r in self.tasks() if n == name and h == host]
+        """The result of the last task called `name` on `host` (role tasks match with or without `role : `)."""
+        found = [r for n, h, r in self.tasks() if (n == name or n.endswith(" : " + name)) and h == host]
         assert found, "no task %r in %s" % (name, [n for n, _, _ in self.tasks()])
         return found[-1]
 
