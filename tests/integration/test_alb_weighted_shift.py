@@ -1,5 +1,7 @@
 """alb_weighted_shift through ansible-playbook against a bare moto server."""
 import json
+import os
+import uuid
 
 import pytest
 
@@ -10,15 +12,13 @@ OIDC = {"Issuer": "https://idp.example.com", "AuthorizationEndpoint": "https://i
         "ClientId": "shift-client", "ClientSecret": "oidc-client-secret-value"}
 
 
-@pytest.fixture
-def alb(moto):
-    """ALB `shift-alb`: listener :80 = OIDC authenticate + plain forward to shift-a; rule priority 10 on /api/* to shift-a."""
-    ec2, elbv2 = moto.client("ec2"), moto.client("elbv2")
+def make_alb(ec2, elbv2, name="shift-alb", prefix="shift"):
+    """ALB `name`: listener :80 = OIDC authenticate + plain forward to <prefix>-a; rule priority 10 on /api/* to <prefix>-a."""
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.%d.0/24" % i, AvailabilityZone="us-east-1" + z)["Subnet"]["SubnetId"]
                for i, z in ((1, "a"), (2, "b"))]
-    lb = elbv2.create_load_balancer(Name="shift-alb", Subnets=subnets)["LoadBalancers"][0]
-    tgs = dict((slot, elbv2.create_target_group(Name="shift-%s" % slot, Protocol="HTTP", Port=8080, VpcId=vpc,
+    lb = elbv2.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]
+    tgs = dict((slot, elbv2.create_target_group(Name="%s-%s" % (prefix, slot), Protocol="HTTP", Port=8080, VpcId=vpc,
                                                 TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]) for slot in ("a", "b", "c"))
     listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
         {"Type": "authenticate-oidc", "Order": 1, "AuthenticateOidcConfig": OIDC},
@@ -27,6 +27,11 @@ def alb(moto):
                              Conditions=[{"Field": "path-pattern", "Values": ["/api/*"]}],
                              Actions=[{"Type": "forward", "TargetGroupArn": tgs["a"]}])["Rules"][0]
     return dict(elbv2=elbv2, lb=lb, tgs=tgs, listener_arn=listener["ListenerArn"], rule_arn=rule["RuleArn"])
+
+
+@pytest.fixture
+def alb(moto):
+    return make_alb(moto.client("ec2"), moto.client("elbv2"))
 
 
 def listener_actions(alb):
@@ -192,3 +197,37 @@ def test_listener_without_forward_action_is_refused(moto, alb):
     assert result.rc != 0
     assert "has no forward action (its actions: ['fixed-response'])" in result.task("fixed")["msg"]
     assert json.dumps(elbv2.describe_listeners(ListenerArns=[fixed["ListenerArn"]])["Listeners"][0]["DefaultActions"]).count("forward") == 0
+
+
+@pytest.mark.lab
+def test_shift_read_back_and_rerun_against_the_lab(request):
+    """In the lab's API, on an ALB of the test's own (the lab's own listeners stay untouched for other tests)."""
+    import boto3
+
+    endpoint = os.environ.get("LAB_AWS_ENDPOINT")
+    if not endpoint:
+        try:
+            lab = request.getfixturevalue("lab")
+        except pytest.FixtureLookupError:
+            pytest.skip("no lab fixture and no LAB_AWS_ENDPOINT")
+        endpoint = getattr(lab, "endpoint", None)
+    if not endpoint:
+        pytest.skip("the lab fixture exposes no AWS endpoint")
+    clients = dict((s, boto3.client(s, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                                    aws_secret_access_key="testing")) for s in ("ec2", "elbv2"))
+    suffix = uuid.uuid4().hex[:6]
+    world = make_alb(clients["ec2"], clients["elbv2"], name="shift-lab-" + suffix, prefix="sl" + suffix)
+    tgs = world["tgs"]
+    try:
+        args = dict(listener_arn=world["listener_arn"], live_target_group=tgs["a"], candidate_target_group=tgs["b"])
+        play = localhost_play([shift("ten", candidate_percent=10, **args), shift("rerun", candidate_percent=10, **args),
+                               shift("back", candidate_percent=0, **args)], endpoint)
+        result = run_playbook(play)
+        assert result.rc == 0, result
+        assert result.task("ten")["changed"] is True
+        assert result.task("ten")["current"]["weights"] == {tgs["a"]: 90, tgs["b"]: 10}
+        assert result.task("rerun")["changed"] is False
+        assert result.task("back")["changed"] is True
+        assert api_weights(listener_actions(world)) == {tgs["a"]: 100, tgs["b"]: 0}
+    finally:
+        world["elbv2"].delete_load_balancer(LoadBalancerArn=world["lb"]["LoadBalancerArn"])
