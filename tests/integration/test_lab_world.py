@@ -1,0 +1,55 @@
+"""Issue 3's "done when", as a user would type it: a 90/10 listener change moves about 10 % of real traffic.
+
+Scales the idle slot (myapp-b) up for the test and puts the seeded world back afterwards."""
+import json
+import time
+
+import pytest
+
+from test_lab_api_gaps import aws_cli
+from test_lab_ecs import CLUSTER, describe, wait_for
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def both_slots_running(lab):
+    if not lab.status().get("alb"):
+        pytest.skip("the ALB data plane is not running in this lab")
+    ecs, elbv2 = lab.client("ecs"), lab.client("elbv2")
+    tgs = {s: elbv2.describe_target_groups(Names=["myapp-" + s])["TargetGroups"][0]["TargetGroupArn"] for s in "ab"}
+    lb = elbv2.describe_load_balancers(Names=["myapp-alb"])["LoadBalancers"][0]["LoadBalancerArn"]
+    prod = next(x for x in elbv2.describe_listeners(LoadBalancerArn=lb)["Listeners"] if x["Port"] == 80)
+    original_actions = prod["DefaultActions"]
+    ecs.update_service(cluster=CLUSTER, service="myapp-b", desiredCount=2)
+
+    def healthy_b():
+        health = elbv2.describe_target_health(TargetGroupArn=tgs["b"])["TargetHealthDescriptions"]
+        return sum(h["TargetHealth"]["State"] == "healthy" for h in health) == 2
+    wait_for(healthy_b, 60, what="two healthy myapp-b targets")
+    yield elbv2, prod["ListenerArn"], tgs
+    elbv2.modify_listener(ListenerArn=prod["ListenerArn"], DefaultActions=original_actions)
+    ecs.update_service(cluster=CLUSTER, service="myapp-b", desiredCount=0)
+    wait_for(lambda: describe(ecs, "myapp-b")["runningCount"] == 0, 60, what="myapp-b scaled back to 0")
+
+
+def test_modify_listener_90_10_moves_about_ten_percent_of_real_traffic_within_two_seconds(lab, both_slots_running,
+                                                                                         tmp_path):
+    from lab.traffic import TrafficGenerator, report
+    _, listener, tgs = both_slots_running
+    out = tmp_path / "traffic.jsonl"
+    actions = [{"Type": "forward", "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": tgs["a"], "Weight": 90}, {"TargetGroupArn": tgs["b"], "Weight": 10}],
+        "TargetGroupStickinessConfig": {"Enabled": False}}}]
+    with TrafficGenerator(url=lab.prod_url, rps=50, out=out, max_duration=60):
+        time.sleep(3)
+        aws_cli(lab, "elbv2", "modify-listener", "--listener-arn", listener, "--default-actions", json.dumps(actions))
+        changed = int(time.time())
+        time.sleep(10)
+    before = report(out, until=changed)
+    after = report(out, since=changed + 2)
+    assert before["totals"]["sent"] >= 50 and after["totals"]["sent"] >= 300
+    assert before["by_target_group"].get("myapp-b", 0) == 0
+    share_b = after["by_target_group"].get("myapp-b", 0) / float(sum(after["by_target_group"].values()))
+    assert 0.04 <= share_b <= 0.18, after["by_target_group"]
+    assert report(out)["failures"] == 0
