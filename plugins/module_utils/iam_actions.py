@@ -161,6 +161,16 @@ def simulation_batches(actions, resources, action_resources=None):
     return batches
 
 
+def context_entries(actions):
+    """ContextEntries for a simulation of `actions`: iam:PassRole is simulated as a pass to ECS tasks, so a
+    policy that conditions PassRole on iam:PassedToService (as policy_document() does) is judged as the
+    flow uses it - without the key, IAM's simulator treats the condition as failed."""
+    if "iam:PassRole" not in actions:
+        return []
+    return [{"ContextKeyName": "iam:PassedToService", "ContextKeyValues": ["ecs-tasks.amazonaws.com"],
+             "ContextKeyType": "string"}]
+
+
 def simulation_report(evaluation_results, actions):
     """(allowed actions, denied [{action, decision, resource}]) from SimulatePrincipalPolicy's EvaluationResults.
 

@@ -54,6 +54,8 @@ notes:
     for a role with a path).
   - The simulation covers identity-based policies and permissions boundaries of the principal, not resource policies
     or service control policies.
+  - C(iam:PassRole) is simulated with the context key C(iam:PassedToService=ecs-tasks.amazonaws.com), the only service
+    the flow passes roles to.
 """
 
 EXAMPLES = r"""
@@ -148,6 +150,8 @@ def simulate(iam, principal, actions, resources):
         kwargs = dict(PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources, MaxItems=SIMULATE_PAGE_SIZE)
         if marker:
             kwargs["Marker"] = marker
+        if iam_actions.context_entries(actions):
+            kwargs["ContextEntries"] = iam_actions.context_entries(actions)
         page = iam.simulate_principal_policy(aws_retry=True, **kwargs)
         results.extend(page.get("EvaluationResults") or [])
         if not page.get("IsTruncated"):

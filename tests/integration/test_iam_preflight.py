@@ -148,3 +148,22 @@ def test_pass_role_scoped_to_the_task_roles_against_the_lab(request):
     on_roles = result.task("on the roles")
     assert not on_roles.get("failed"), on_roles
     assert on_roles["allowed"] == actions
+
+
+@pytest.mark.lab
+def test_the_rendered_policy_passes_the_default_preflight_against_the_lab(request):
+    """A role holding exactly docs' policy (iam_actions.policy_document) is allowed every default action."""
+    import boto3
+
+    from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
+
+    endpoint = lab_endpoint(request)
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    name = "pd-rendered-%d" % int(time.time() * 1000)
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="progressive-delivery", PolicyDocument=json.dumps(iam_actions.policy_document()))
+    result = run_playbook(localhost_play([preflight("rendered", principal_arn=arn)], endpoint))
+    res = result.task("rendered")
+    assert not res.get("failed"), res
+    assert res["allowed"] == iam_actions.required_actions() and res["denied"] == []

@@ -147,3 +147,13 @@ def test_check_action_resources():
     assert "action_resources.iam:PassRole must be a non-empty list of resource ARNs, got []" in \
         ia.check_action_resources({"iam:PassRole": []}, ["iam:PassRole"])
     assert ia.check_action_resources({"iam:PassRole": "arn:r"}, ["iam:PassRole"])
+
+
+def test_context_entries_only_when_pass_role_is_simulated():
+    assert ia.context_entries(["ecs:UpdateService"]) == []
+    entries = ia.context_entries(["ecs:UpdateService", "iam:PassRole"])
+    assert entries == [{"ContextKeyName": "iam:PassedToService", "ContextKeyValues": ["ecs-tasks.amazonaws.com"],
+                        "ContextKeyType": "string"}]
+    # the key and value are exactly the condition the rendered policy puts on iam:PassRole
+    condition = ia.PASS_ROLE_CONDITION["StringEquals"]
+    assert {entries[0]["ContextKeyName"]: entries[0]["ContextKeyValues"][0]} == condition
