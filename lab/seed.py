@@ -31,14 +31,16 @@ EXECUTION_ROLE = "myapp-execution-role"
 DEPLOYER_ACTIONS = [
     "sts:GetCallerIdentity", "iam:SimulatePrincipalPolicy", "iam:GetRole", "iam:PassRole",
     "ecr:DescribeImages", "ecr:DescribeImageScanFindings", "ecr:DescribeRepositories", "ecr:BatchGetImage",
+    "ecr:StartImageScan",
     "ecs:Describe*", "ecs:List*", "ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition",
     "ecs:UpdateService", "ecs:CreateService", "ecs:TagResource",
     "elasticloadbalancing:Describe*", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
     "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
     "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
     "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
-    "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource",
-    "secretsmanager:DescribeSecret", "logs:DescribeLogGroups",
+    "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:DescribeParameters",
+    "secretsmanager:DescribeSecret", "logs:DescribeLogGroups", "logs:CreateLogStream", "logs:PutLogEvents",
 ]
 READONLY_ACTIONS = ["sts:GetCallerIdentity", "ecr:Describe*", "ecs:Describe*", "ecs:List*",
                     "elasticloadbalancing:Describe*", "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics"]

@@ -162,3 +162,23 @@ def test_every_api_request_is_logged(lab):
     last = [json.loads(line) for line in log.read_text().splitlines()[-50:]]
     mine = [r for r in last if r["action"] == "GetCallerIdentity"]
     assert mine and mine[-1]["service"] == "sts" and mine[-1]["status"] == 200 and "Boto3" in mine[-1]["ua"]
+
+
+def test_seeded_deployer_role_may_run_the_whole_flow_and_the_readonly_user_may_not(lab):
+    from ansible_collections.progressive.delivery.plugins.module_utils.iam_actions import required_actions
+    iam = lab.client("iam")
+    actions = required_actions()
+    task_roles = [iam.get_role(RoleName=r)["Role"]["Arn"] for r in ("myapp-task-role", "myapp-execution-role")]
+    role = iam.get_role(RoleName="myapp-deployer")["Role"]["Arn"]
+    denied = [(r["EvalActionName"], r["EvalResourceName"])
+              for r in iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=[
+                  a for a in actions if a != "iam:PassRole"])["EvaluationResults"]
+              + iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["iam:PassRole"],
+                                              ResourceArns=task_roles)["EvaluationResults"]
+              if r["EvalDecision"] != "allowed"]
+    assert denied == []
+    readonly = iam.get_user(UserName="deployer-readonly")["User"]["Arn"]
+    decisions = _decisions(iam.simulate_principal_policy(PolicySourceArn=readonly, ActionNames=actions))
+    assert decisions[("ecs:DescribeServices", "*")] == "allowed"
+    assert decisions[("elasticloadbalancing:ModifyListener", "*")] == "explicitDeny"
+    assert decisions[("ecs:RegisterTaskDefinition", "*")] == "implicitDeny"
