@@ -13,6 +13,7 @@ help:
 	@echo "make test         lint, unit, sanity and integration tests"
 	@echo "make demo         ECS blue-green deployment against the lab"
 	@echo "make lab-up | lab-status | lab-down   the local AWS lab"
+	@echo "make bench        run every benchmark in bench/ (figures printed, JSON in bench/results/)"
 
 setup:
 	bash tools/setup.sh
@@ -48,6 +49,12 @@ lab-status:
 
 lab-down:
 	python -m lab down
+
+# A benchmark is a bench/*.py with a __main__ block (helpers such as bench/baselines.py have none).
+# BENCH_ARGS is passed to each, e.g. make bench BENCH_ARGS=--quick
+bench:
+	@set -e; for script in $$(grep -l '^if __name__ == "__main__":' bench/*.py); do \
+		echo "== $$script"; python $$script $(BENCH_ARGS); done
 
 clean:
 	rm -rf build tests/output .pytest_cache
