@@ -16,6 +16,8 @@ from lab import config
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "TZ")
+# A task process gets SIGTERM when the daemon (its parent) dies, even by SIGKILL: no task outlives the lab.
+PDEATHSIG = ["/usr/bin/setpriv", "--pdeathsig", "TERM"] if os.path.exists("/usr/bin/setpriv") else []
 
 
 def tasks_dir():
@@ -70,9 +72,9 @@ class TaskProcess:
         self.log_path = tasks_dir() / ("%s.log" % task_id)
         self.pid_path = tasks_dir() / ("%s.pid" % task_id)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "lab.app"], cwd=str(config.REPO), env=child_env,
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(PDEATHSIG + [sys.executable, "-m", "lab.app"], cwd=str(config.REPO),
+                                         env=child_env, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
         self.pid_path.write_text("%d\n" % self.proc.pid)
         self._cpu_last = None
 

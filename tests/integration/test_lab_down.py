@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -97,3 +98,26 @@ def test_up_is_idempotent_and_down_leaves_nothing_behind(tmp_path):
     assert not list((tmp_path / "state" / "tasks").glob("*.pid"))
     status_after = run_lab(env, "status")
     assert status_after.returncode == 1 and "not up" in status_after.stdout
+
+
+def test_tasks_die_with_a_killed_daemon_and_down_still_cleans_up(tmp_path):
+    ports = {"AWS_PORT": free_port(), "PROD_PORT": free_port(), "TEST_PORT": free_port(), "VM_PORT": free_port()}
+    env = dict(os.environ, LAB_STATE_DIR=str(tmp_path / "state"), LAB_DESIRED_COUNT="1", LAB_VM_COUNT="0",
+               **{"LAB_" + k: str(v) for k, v in ports.items()})
+    try:
+        up = run_lab(env, "up", "--no-vms")
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = json.loads(subprocess.run(
+            ["curl", "-s", "http://127.0.0.1:%d/lab-api/status" % ports["AWS_PORT"]],
+            capture_output=True, text=True, timeout=10).stdout)
+        daemon = status["pid"]
+        [task_pid] = [t["pid"] for s in status["services"].values() for t in s["tasks"]]
+        os.kill(daemon, 9)
+        deadline = time.time() + 10
+        while (alive(daemon) or alive(task_pid)) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not alive(daemon) and not alive(task_pid)
+    finally:
+        down = run_lab(env, "down", timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert all(port_free(p) for p in ports.values())
