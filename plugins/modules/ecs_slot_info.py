@@ -170,6 +170,12 @@ slots:
     digest:
       description: The digest in the image reference, when it is a digest reference.
       type: str
+    task_role_arn:
+      description: The task role of that task definition.
+      type: str
+    execution_role_arn:
+      description: The execution role of that task definition.
+      type: str
     desired_count:
       description: Desired task count.
       type: int
@@ -252,7 +258,8 @@ def describe_slot_service(module, ecs, cluster, name, container_name):
     service = found[0] if found else None
     info = dict(service_name=name, exists=bool(service and service.get("status") == "ACTIVE"), task_definition=None,
                 task_definition_revision=None, image=None, digest=None, desired_count=0, running_count=0,
-                pending_count=0, rollout_state=None, tags={}, service_arn=None, load_balancers=[])
+                pending_count=0, rollout_state=None, tags={}, service_arn=None, load_balancers=[],
+                task_role_arn=None, execution_role_arn=None)
     if not info["exists"]:
         return info
     primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), None)
@@ -265,6 +272,8 @@ def describe_slot_service(module, ecs, cluster, name, container_name):
     if taskdef_arn:
         taskdef = ecs.describe_task_definition(aws_retry=True, taskDefinition=taskdef_arn)["taskDefinition"]
         info["task_definition_revision"] = "%s:%s" % (taskdef["family"], taskdef["revision"])
+        info["task_role_arn"] = taskdef.get("taskRoleArn")
+        info["execution_role_arn"] = taskdef.get("executionRoleArn")
         containers = taskdef.get("containerDefinitions", [])
         chosen = next((c for c in containers if c["name"] == container_name), None) if container_name else (containers or [None])[0]
         if container_name and chosen is None:
