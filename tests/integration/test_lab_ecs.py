@@ -92,7 +92,7 @@ def test_task_secrets_reach_the_process_but_not_the_api(lab):
 class Slot:
     """A throwaway service + target group in the lab's cluster, so tests leave the seeded world alone."""
 
-    def __init__(self, lab, desired=2):
+    def __init__(self, lab, desired=2, rollback=False):
         self.lab = lab
         self.ecs, self.elbv2 = lab.client("ecs"), lab.client("elbv2")
         self.name = "lt-%s" % uuid.uuid4().hex[:8]
@@ -111,13 +111,15 @@ class Slot:
             launchType="FARGATE", networkConfiguration=live["networkConfiguration"],
             loadBalancers=[{"targetGroupArn": self.tg, "containerName": "myapp", "containerPort": 8080}],
             deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100,
-                                     "deploymentCircuitBreaker": {"enable": True, "rollback": False}})
+                                     "deploymentCircuitBreaker": {"enable": True, "rollback": rollback}})
 
-    def register(self, tag):
+    def register(self, tag, secrets=None):
         container = dict(self.base_td["containerDefinitions"][0])
         container["image"] = container["image"].rsplit(":", 1)[0] + ":" + tag
         container["environment"] = [e for e in container.get("environment", []) if e["name"] != "VERSION"] + [
             {"name": "VERSION", "value": tag}]
+        if secrets is not None:
+            container["secrets"] = secrets
         keep = {k: self.base_td[k] for k in ("networkMode", "requiresCompatibilities", "cpu", "memory",
                                              "taskRoleArn", "executionRoleArn")}
         return self.ecs.register_task_definition(family=self.name, containerDefinitions=[container],
@@ -227,3 +229,60 @@ def test_ecs_utilization_metrics_are_published_per_service(lab):
     values = wait_for(datapoints, 4 * period + 5, what="AWS/ECS metrics")
     assert all(0 <= v <= 100 for v in values["cpuutilization"])
     assert all(0 < v < 100 for v in values["memoryutilization"])
+
+
+@pytest.fixture
+def rollback_slot(lab):
+    s = Slot(lab, rollback=True)
+    yield s
+    s.delete()
+
+
+def test_circuit_breaker_rollback_returns_to_the_previous_task_definition(rollback_slot):
+    slot = rollback_slot
+    slot.wait_rollout("COMPLETED", timeout=60)
+    slot.ecs.update_service(cluster=CLUSTER, service=slot.name, taskDefinition=slot.register("v1.2.4-unhealthy"))
+
+    def rolled_back():
+        svc = slot.service()
+        primary = svc["deployments"][0]
+        if primary["taskDefinition"] == slot.td1 and primary["rolloutState"] == "COMPLETED" and \
+                len(svc["deployments"]) == 1:
+            return svc
+        return None
+    svc = wait_for(rolled_back, 150, what="rollback to %s" % slot.td1)
+    assert svc["taskDefinition"] == slot.td1 and svc["runningCount"] == 2
+    messages = [e["message"] for e in svc["events"]]
+    assert any("deployment failed: tasks failed to start." in m for m in messages)
+    assert any("rolling back to deployment" in m for m in messages)
+
+
+def test_a_dead_task_process_is_stopped_with_its_reason_and_replaced(slot, lab):
+    slot.wait_rollout("COMPLETED", timeout=60)
+    import os
+    import signal
+    victim = slot.tasks()[0]
+    pid = next(t["pid"] for t in lab.status()["services"][slot.name]["tasks"] if victim["taskArn"].endswith(t["id"]))
+    os.kill(pid, signal.SIGKILL)
+    stopped = wait_for(lambda: [t for t in slot.tasks("STOPPED") if t["taskArn"] == victim["taskArn"]], 20,
+                       what="the killed task STOPPED")[0]
+    assert stopped["stoppedReason"] == "Essential container in task exited"
+    assert stopped["stopCode"] == "EssentialContainerExited"
+    assert stopped["containers"][0]["exitCode"] == -9
+    replaced = wait_for(lambda: (lambda s: s if s["runningCount"] == 2 and len(slot.tasks()) == 2 else None)(
+        slot.service()), 30, what="a replacement task")
+    assert victim["taskArn"] not in {t["taskArn"] for t in slot.tasks()}
+    assert replaced["deployments"][0]["failedTasks"] == 1
+
+
+def test_a_task_whose_secret_cannot_be_resolved_fails_to_start(slot):
+    slot.wait_rollout("COMPLETED", timeout=60)
+    bad = slot.register("v1.2.3", secrets=[{"name": "DB_PASSWORD", "valueFrom":
+                                            "arn:aws:secretsmanager:us-east-1:123456789012:secret:NOPE-abcdef"}])
+    slot.ecs.update_service(cluster=CLUSTER, service=slot.name, taskDefinition=bad)
+    svc = slot.wait_rollout("FAILED", timeout=60)
+    failed = [t for t in slot.tasks("STOPPED") if t["taskDefinitionArn"] == bad]
+    assert failed and all(t["stoppedReason"].startswith("ResourceInitializationError: unable to pull secrets")
+                          for t in failed)
+    assert {t["stopCode"] for t in failed} == {"TaskFailedToStart"}
+    assert svc["deployments"][1]["runningCount"] == 2
