@@ -42,7 +42,7 @@ LISTENER_LOCAL_PORTS = {
 }
 
 # ECS tasks are local processes bound each to its own loopback address: 127.1.0.10, .11, ...
-TASK_IP_PREFIX = "127.1."
+TASK_IP_PREFIX = _env("TASK_IP_PREFIX", "127.1.")
 
 # Metrics: the ALB data plane and the task runner publish every METRIC_PERIOD seconds.
 METRIC_PERIOD = _env("METRIC_PERIOD", 5, int)
