@@ -58,7 +58,7 @@ CATALOGUE_FILE = REPO / "lab" / "catalogue.yml"
 
 # Time scaling of the lab's target health checks: the checker waits HealthCheckIntervalSeconds x this
 # between checks (the API keeps AWS's minimum of 5 s; the lab wants targets healthy within seconds).
-HEALTH_CHECK_TIME_SCALE = _env("HEALTH_CHECK_TIME_SCALE", 0.4, float)
+HEALTH_CHECK_TIME_SCALE = _env("HEALTH_CHECK_TIME_SCALE", 0.3, float)
 
 # VM host namespaces are named VM_PREFIX1..N; their inventory goes to VM_INVENTORY (a second lab, e.g. a
 # test's, sets LAB_VM_BRIDGE / LAB_VM_SUBNET / LAB_VM_PREFIX / LAB_VM_INVENTORY to stay apart).

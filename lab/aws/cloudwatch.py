@@ -1,7 +1,8 @@
 """CloudWatch: GetMetricData and GetMetricStatistics answer percentile statistics (moto 5.2.5 fails on them).
 
-Metric-stat queries are answered here (exact dimension match, as CloudWatch does, and one pass over the
-data instead of one per period); queries with metric-math expressions go to moto's own implementation.
+Metric-stat queries are answered here (exact dimension match, as CloudWatch does - moto's GetMetricStatistics
+matched any superset - and one pass over the data instead of one per period); requests with metric-math
+expressions go to moto's own implementation, whose per-period statistics learn the percentiles too.
 Other statistics keep moto's values (same definitions, see metric_stats.statistic).
 """
 from datetime import timedelta, timezone
@@ -11,7 +12,7 @@ from moto.cloudwatch import responses as cw_responses
 from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue, ValidationError
 from moto.core.responses import ActionResult
 
-from lab.aws.metric_stats import is_supported, statistic
+from lab.aws.metric_stats import is_supported, parse_percentile, statistic
 
 _ORIGINAL = {}
 
@@ -62,8 +63,8 @@ def _check_window(start, end):
 
 def get_metric_data(self, queries, start_time, end_time, scan_by="TimestampAscending"):
     if any("Expression" in q for q in queries):
-        return _ORIGINAL["get_metric_data"](self, queries=queries, start_time=start_time, end_time=end_time,
-                                            scan_by=scan_by)
+        return _ORIGINAL["get_metric_data"](self, queries=queries, start_time=_aware(start_time),
+                                            end_time=_aware(end_time), scan_by=scan_by)
     start = _aware(start_time).replace(microsecond=0)
     end = _aware(end_time).replace(microsecond=0)
     _check_window(start, end)
@@ -93,6 +94,21 @@ def get_metric_data(self, queries, start_time, end_time, scan_by="TimestampAscen
                 "status_code": "Complete",
             })
     return results
+
+
+def put_metric_data(self, namespace, metric_data):
+    """moto stores request timestamps timezone-aware but a datum without one naive (utcnow); store all aware,
+    so moto's own comparisons (metric math) never mix the two."""
+    first_new = len(self.metric_data)
+    _ORIGINAL["put_metric_data"](self, namespace, metric_data)
+    for md in self.metric_data[first_new:]:
+        md.timestamp = _aware(md.timestamp)
+
+
+def get_statistics_for_type(self, stat):
+    if parse_percentile(stat) is not None:
+        return statistic(stat, [(v, 1) for v in self.metric_single_values_list])
+    return _ORIGINAL["get_statistics_for_type"](self, stat)
 
 
 def get_metric_statistics_response(self):
@@ -135,7 +151,12 @@ def install():
     if _ORIGINAL:
         return
     _ORIGINAL["get_metric_data"] = cw_models.CloudWatchBackend.get_metric_data
+    _ORIGINAL["get_statistics_for_type"] = cw_models.Statistics.get_statistics_for_type
+    _ORIGINAL["put_metric_data"] = cw_models.CloudWatchBackend.put_metric_data
+    cw_models.CloudWatchBackend.put_metric_data = put_metric_data
     cw_models.CloudWatchBackend.get_metric_data = get_metric_data
+    # metric-math queries still go through moto: teach its Statistics the percentiles too
+    cw_models.Statistics.get_statistics_for_type = get_statistics_for_type
     cw_responses.CloudWatchResponse.get_metric_statistics = get_metric_statistics_response
 
 

@@ -182,3 +182,4 @@ def test_seeded_deployer_role_may_run_the_whole_flow_and_the_readonly_user_may_n
     assert decisions[("ecs:DescribeServices", "*")] == "allowed"
     assert decisions[("elasticloadbalancing:ModifyListener", "*")] == "explicitDeny"
     assert decisions[("ecs:RegisterTaskDefinition", "*")] == "implicitDeny"
+
