@@ -397,7 +397,7 @@ def _proportion_mde(live_errors, live_requests, candidate_requests, level, power
     lo, hi = 1.0, cap
     if power_at(lo) >= power:
         return 1.0
-    for _ in range(60):  # bisection on log(ratio); bounded
+    for _step in range(60):  # bisection on log(ratio); bounded
         mid = math.sqrt(lo * hi)
         if power_at(mid) >= power:
             hi = mid
@@ -413,7 +413,7 @@ def clopper_pearson_lower(events, trials, level):
     if events <= 0 or trials <= 0:
         return 0.0
     lo, hi = 0.0, float(events) / trials
-    for _ in range(100):  # bisection: P(X >= events | p) = level
+    for _step in range(100):  # bisection: P(X >= events | p) = level
         mid = (lo + hi) / 2
         if binom_sf(events, trials, mid) > level:
             hi = mid
@@ -560,7 +560,7 @@ def samples_mde(live, candidate, level, power=0.8):
     # null sd scaled by sqrt(4 theta (1 - theta)) (U's spread shrinks as theta moves away from 1/2);
     # fixed-point iteration, bounded. Checked by simulation in the unit tests (power 0.8-0.9 at the MDE).
     theta = 0.5
-    for _ in range(100):
+    for _step in range(100):
         sd_u = sd_null * math.sqrt(max(4.0 * theta * (1.0 - theta), 1e-9))
         updated = (u_crit - 0.5 + norm_ppf(power) * sd_u) / (n1 * n2)
         if updated >= 1.0:

@@ -23,7 +23,7 @@ description:
     (O'Brien-Fleming-type alpha spending by default), so looking often does not add false failures.
   - Read-only; never reports changed.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   preset:
     description:
@@ -470,7 +470,7 @@ def main():
             alpha=dict(type="float", default=0.01),
             power=dict(type="float", default=0.8),
             spending=dict(type="str", default="obrien_fleming", choices=["obrien_fleming", "pocock", "bonferroni"]),
-            pass_score=dict(type="float", default=95.0),
+            pass_score=dict(type="float", default=95.0, no_log=False),
             marginal_score=dict(type="float", default=75.0),
         ),
         required_if=[
