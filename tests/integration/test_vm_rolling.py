@@ -1,0 +1,333 @@
+"""VM rolling deployment over SSH (issue 6): playbooks/vm_rolling.yml and vm_rollback.yml on the lab's namespace hosts.
+
+Needs root (network namespaces) and openssh-server, like the lab's VM hosts. The fleet (5 hosts, release v1.2.2,
+registered in target group myapp-vm behind the lab ALB's VM listener) is recreated where a test needs a clean
+start. Tests run in file order and reuse the state the one before left where that saves a rollout; each one
+checks its own precondition and brings the fleet there if needed.
+
+To run against a private lab beside a shared one, export LAB_STATE_DIR, LAB_AWS_PORT, LAB_PROD_PORT, LAB_TEST_PORT,
+LAB_VM_PORT, LAB_VM_BRIDGE, LAB_VM_SUBNET, LAB_VM_PREFIX and LAB_VM_INVENTORY before pytest starts.
+"""
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import REPO, run_playbook
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("sshd") and not Path("/usr/sbin/sshd").exists(),
+                       reason="VM hosts need root and openssh-server"),
+]
+
+ROLLING = REPO / "playbooks" / "vm_rolling.yml"
+ROLLBACK = REPO / "playbooks" / "vm_rollback.yml"
+HOSTS = 5
+OLD, NEW, UNHEALTHY = "v1.2.2", "v1.2.3", "v1.2.4-unhealthy"
+
+
+class Fleet:
+    """The lab's VM hosts as the controller sees them: /srv of each host is a directory in the lab's state dir."""
+
+    def __init__(self, lab):
+        from lab import vmhosts
+        from lab.__main__ import vm_fleet_args
+        self.lab = lab
+        self.args = vm_fleet_args()
+        self.vmfleet = vmhosts.VmFleet(**self.args)
+        self.names = ["%s%d" % (self.args["prefix"], i) for i in range(1, HOSTS + 1)]
+        self.address = {n: self.vmfleet.address(i) for i, n in enumerate(self.names, 1)}
+        self.inventory = Path(self.args["inventory"])
+        self.artifacts = Path(self.args["state_dir"]) / "artifacts"
+
+    def recreate(self):
+        self.vmfleet.create(HOSTS)
+        self.wait_all_healthy()
+
+    def srv(self, name):
+        return Path(self.args["state_dir"]) / "vms" / name / "srv" / "myapp"
+
+    def current(self, name):
+        try:
+            return os.readlink(self.srv(name) / "current").rsplit("/", 1)[-1]
+        except OSError:
+            return None
+
+    def previous(self, name):
+        try:
+            return os.readlink(self.srv(name) / "previous").rsplit("/", 1)[-1]
+        except OSError:
+            return None
+
+    def releases(self, name):
+        return sorted(p.name for p in (self.srv(name) / "releases").iterdir() if p.is_dir())
+
+    def app_pid(self, name):
+        try:
+            pid = int((self.srv(name) / "run" / "myapp.pid").read_text().split()[0])
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def health(self):
+        """{address: state} of the VM target group."""
+        elbv2 = self.lab.client("elbv2")
+        arn = elbv2.describe_target_groups(Names=["myapp-vm"])["TargetGroups"][0]["TargetGroupArn"]
+        return {d["Target"]["Id"]: d["TargetHealth"]["State"]
+                for d in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]}
+
+    def wait_all_healthy(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            health = self.health()
+            if all(health.get(self.address[n]) == "healthy" for n in self.names):
+                return health
+            time.sleep(0.5)
+        raise AssertionError("VM targets not all healthy after %d s: %s" % (timeout, self.health()))
+
+    def snapshot(self):
+        return {n: (self.current(n), self.app_pid(n)) for n in self.names}
+
+    def veth(self, name):
+        return self.vmfleet.veth(self.names.index(name) + 1)
+
+
+def run(fleet, playbook, **extra):
+    extra_vars = {"aws_endpoint_url": fleet.lab.endpoint}
+    extra_vars.update(extra)
+    return run_playbook(playbook, extra_vars=extra_vars, inventory=REPO / "inventories" / "lab",
+                        args=("-i", str(fleet.inventory)), timeout=900)
+
+
+def failure_text(result):
+    return "\n".join("%s %s: %s" % (task, host, msg) for task, host, msg in result.failures())
+
+
+def report_lines(result):
+    """The report play's line per host."""
+    return [r.get("msg", "") for name, host, res in result.tasks() if name.startswith("Rollout result")
+            for r in res.get("results", [])]
+
+
+def ensure_all_on(fleet, version):
+    """Bring every host to `version` (all at once, no traffic) unless it is there already."""
+    if all(fleet.current(n) == version and fleet.app_pid(n) for n in fleet.names):
+        return
+    result = run(fleet, ROLLING, vm_deploy_version=version, vm_rolling_serial=HOSTS)
+    assert result.rc == 0, result
+    fleet.wait_all_healthy()
+
+
+@pytest.fixture(scope="module")
+def fleet(lab):
+    f = Fleet(lab)
+    f.recreate()
+    yield f
+
+
+@pytest.fixture
+def traffic(lab, tmp_path):
+    """Steady traffic through the lab ALB's VM listener; yields a function returning the report so far."""
+    from lab import traffic as lab_traffic
+    out = tmp_path / "traffic.jsonl"
+    gen = lab_traffic.TrafficGenerator(lab.vm_url, rps=20, out=out, max_duration=900)
+    gen.start()
+    time.sleep(2)
+
+    def report():
+        gen.stop()
+        return lab_traffic.report(out)
+    yield report
+    gen.stop()
+
+
+def test_checksum_mismatch_is_refused_before_any_host_is_touched(fleet, tmp_path):
+    fleet.recreate()
+    before, health_before = fleet.snapshot(), fleet.health()
+
+    given = run(fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2, vm_deploy_sha256="0" * 64)
+    assert given.rc != 0
+    assert "Checksum mismatch" in failure_text(given) and "vm_deploy_sha256 expects " + "0" * 64 in failure_text(given)
+    assert "Refused before any host was touched" in failure_text(given)
+
+    # A package whose sidecar does not match it (tampered package, honest sidecar).
+    package = tmp_path / ("myapp-%s.tar.gz" % NEW)
+    shutil.copy(fleet.artifacts / package.name, package)
+    shutil.copy(fleet.artifacts / (package.name + ".sha256"), str(package) + ".sha256")
+    with open(package, "ab") as f:
+        f.write(b"tampered")
+    sidecar = run(fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2, vm_deploy_artifact=str(package))
+    assert sidecar.rc != 0
+    assert "Checksum mismatch for %s" % package in failure_text(sidecar)
+    assert ".sha256 expects" in failure_text(sidecar)
+
+    for result in (given, sidecar):
+        names = {n for n, _, _ in result.tasks()}
+        assert "Reach the host" not in names and "Copy the package myapp-%s.tar.gz" % NEW not in names
+    assert fleet.snapshot() == before
+    assert fleet.health() == health_before
+    assert all(fleet.releases(n) == [OLD] for n in fleet.names)
+
+
+def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_requests(fleet, traffic):
+    old_mtime = time.time() - 7 * 86400
+    for n in fleet.names:                        # two older releases on each host, for the keep-N check
+        for old in ("v1.1.0", "v1.2.0"):
+            d = fleet.srv(n) / "releases" / old
+            d.mkdir(exist_ok=True)
+            old_mtime += 60
+            os.utime(d, (old_mtime, old_mtime))
+    assert all(fleet.current(n) == OLD for n in fleet.names)
+
+    started = time.time()
+    result = run(fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2)
+    took = time.time() - started
+    rep = traffic()
+
+    assert result.rc == 0, result
+    assert all(fleet.current(n) == NEW and fleet.previous(n) == OLD and fleet.app_pid(n) for n in fleet.names)
+    # keep 3 (the lab inventory's vm_deploy_keep_releases): the oldest one went
+    assert all(fleet.releases(n) == ["v1.2.0", OLD, NEW] for n in fleet.names), {n: fleet.releases(n) for n in fleet.names}
+    assert fleet.wait_all_healthy()
+    assert report_lines(result) == ["%s: deployed %s (was %s)" % (n, NEW, OLD) for n in fleet.names]
+    # zero downtime, measured: every request through the VM listener answered 2xx, by both versions over the run
+    assert rep["totals"]["sent"] >= 20 * took * 0.5, rep["totals"]
+    assert rep["failures"] == 0, rep["failures_by_second"]
+    assert rep["totals"]["ok_2xx"] == rep["totals"]["sent"] - rep["totals"]["skipped"]
+    assert rep["by_version"].get(OLD) and rep["by_version"].get(NEW), rep["by_version"]
+    # batches of two: the third host was still on the old release while the first two were switched
+    by_host_batch = [task for task, host, res in result.tasks() if task == "Remember this batch"]
+    assert len(by_host_batch) == HOSTS
+    batches = [res["ansible_facts"]["vm_deploy_batch"] for task, host, res in result.tasks() if task == "Remember this batch"]
+    assert sorted(map(tuple, batches)) == sorted([tuple(fleet.names[0:2])] * 2 + [tuple(fleet.names[2:4])] * 2
+                                                 + [tuple(fleet.names[4:5])])
+
+
+def test_rerun_of_the_same_version_changes_nothing_and_restarts_nothing(fleet, lab, tmp_path):
+    ensure_all_on(fleet, NEW)
+    before = fleet.snapshot()
+    # This time the package comes from S3 (with its sidecar object): same bytes, same release.
+    s3 = lab.client("s3")
+    s3.create_bucket(Bucket="vm-releases")
+    for name in ("myapp-%s.tar.gz" % NEW, "myapp-%s.tar.gz.sha256" % NEW):
+        s3.upload_file(str(fleet.artifacts / name), "vm-releases", "myapp/" + name)
+
+    result = run(fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2, vm_deploy_s3_bucket="vm-releases",
+                 vm_deploy_s3_key="myapp/myapp-%s.tar.gz" % NEW, vm_deploy_controller_cache_dir=str(tmp_path / "cache"))
+
+    assert result.rc == 0, result
+    assert (tmp_path / "cache" / "vm-releases" / ("myapp-%s.tar.gz" % NEW)).is_file()
+    host_results = [(task, host, res) for task, host, res in result.tasks() if host in fleet.names]
+    changed = [(task, host) for task, host, res in host_results if res.get("changed")
+               and not task.startswith("Download the S3 package")]
+    assert changed == []
+    assert fleet.snapshot() == before                      # same release, same pid: no restart
+    assert report_lines(result) == ["%s: unchanged %s" % (n, NEW) for n in fleet.names]
+
+
+def test_rollback_puts_every_host_back_on_the_previous_release(fleet, traffic):
+    ensure_all_on(fleet, NEW)
+    assert all(fleet.previous(n) == OLD for n in fleet.names)
+
+    result = run(fleet, ROLLBACK, vm_rolling_serial=2)
+    rep = traffic()
+
+    assert result.rc == 0, result
+    assert all(fleet.current(n) == OLD and fleet.app_pid(n) for n in fleet.names)
+    assert fleet.wait_all_healthy()
+    assert rep["failures"] == 0, rep["failures_by_second"]
+    lines = [r.get("msg", "") for name, host, res in result.tasks() if name.startswith("Rollback result")
+             for r in res.get("results", [])]
+    assert lines == ["%s: rolled back %s (was %s)" % (n, OLD, NEW) for n in fleet.names]
+
+
+def test_version_failing_health_rolls_the_first_batch_back_and_stops(fleet, traffic):
+    if not all(fleet.current(n) == OLD and fleet.app_pid(n) for n in fleet.names):
+        fleet.recreate()
+    before = fleet.snapshot()
+
+    result = run(fleet, ROLLING, vm_deploy_version=UNHEALTHY, vm_rolling_serial=2, vm_rolling_max_fail_percentage=0)
+    rep = traffic()
+
+    assert result.rc != 0
+    first, rest = fleet.names[:2], fleet.names[2:]
+    failures = {host: msg for task, host, msg in result.failures() if task == "Stop here - this host failed, or its batch did"}
+    assert sorted(failures) == first, result
+    for host in first:
+        assert host in failures[host] and fleet.address[host] in failures[host]
+        assert "%s failed at 'Wait for the health URL to answer 200" % UNHEALTHY in failures[host]
+        assert "503" in failures[host]
+        assert "rolled back to %s" % OLD in failures[host]
+        assert "rollout stopped" in failures[host]
+        assert fleet.current(host) == OLD and fleet.app_pid(host)
+        assert UNHEALTHY not in fleet.releases(host)
+    for host in rest:                                     # never touched: same release, same process
+        assert fleet.snapshot()[host] == before[host]
+    assert not [t for t, h, r in result.tasks() if h in rest and t == "Reach the host"]
+    assert fleet.wait_all_healthy()
+    assert rep["failures"] == 0, rep["failures_by_second"]  # traffic still served, all the way through
+    assert set(rep["by_version"]) == {OLD}
+
+
+def _drop_link(veth):
+    subprocess.run(["ip", "link", "set", veth, "down"], check=True, timeout=10)
+
+
+def _restore_link(veth):
+    subprocess.run(["ip", "link", "set", veth, "up"], check=True, timeout=10)
+
+
+def test_host_unreachable_mid_run_within_max_fail_percentage_rollout_continues(fleet):
+    fleet.recreate()
+    lost = fleet.names[2]                                # first host of the second batch
+    results = {}
+    runner = threading.Thread(target=lambda: results.setdefault("r", run(
+        fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2, vm_rolling_max_fail_percentage=50)))
+    runner.start()
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline and not all(fleet.current(n) == NEW for n in fleet.names[:2]):
+            time.sleep(0.2)
+        assert all(fleet.current(n) == NEW for n in fleet.names[:2]), "first batch never switched"
+        _drop_link(fleet.veth(lost))                     # mid-run: after batch one, before batch two
+        runner.join(900)
+    finally:
+        _restore_link(fleet.veth(lost))
+    result = results["r"]
+
+    assert result.rc != 0
+    assert [fleet.current(n) for n in fleet.names] == [NEW, NEW, OLD, NEW, NEW]
+    failures = {host: msg for task, host, msg in result.failures() if task == "Stop here - this host failed, or its batch did"}
+    assert list(failures) == [lost], result
+    assert "failed at 'Reach the host'" in failures[lost] and fleet.address[lost] in failures[lost]
+    assert "rollout continues" in failures[lost]
+    line = [line for line in report_lines(result) if line.startswith(lost + ":")]
+    assert line and "failed" in line[0] and "Reach the host" in line[0], report_lines(result)
+
+
+def test_host_unreachable_beyond_max_fail_percentage_stops_and_rolls_its_batch_back(fleet):
+    fleet.recreate()
+    lost, mate, rest = fleet.names[0], fleet.names[1], fleet.names[2:]
+    before = fleet.snapshot()
+    _drop_link(fleet.veth(lost))
+    try:
+        result = run(fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2, vm_rolling_max_fail_percentage=0)
+    finally:
+        _restore_link(fleet.veth(lost))
+
+    assert result.rc != 0
+    failures = {host: msg for task, host, msg in result.failures() if task == "Stop here - this host failed, or its batch did"}
+    assert sorted(failures) == [lost, mate], result
+    assert "failed at 'Reach the host'" in failures[lost]
+    assert "rolled back to %s with its batch" % OLD in failures[mate]
+    assert "%s: %s failed at 'Reach the host'" % (lost, NEW) in failures[mate]   # the mate's report names the lost host
+    assert "rollout stopped" in failures[mate]
+    assert fleet.current(mate) == OLD and fleet.app_pid(mate)
+    for host in rest:
+        assert fleet.snapshot()[host] == before[host]
