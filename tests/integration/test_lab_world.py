@@ -43,10 +43,11 @@ def test_modify_listener_90_10_moves_about_ten_percent_of_real_traffic_within_tw
         "TargetGroupStickinessConfig": {"Enabled": False}}}]
     with TrafficGenerator(url=lab.prod_url, rps=50, out=out, max_duration=60):
         time.sleep(3)
+        asked = int(time.time())
         aws_cli(lab, "elbv2", "modify-listener", "--listener-arn", listener, "--default-actions", json.dumps(actions))
         changed = int(time.time())
         time.sleep(10)
-    before = report(out, until=changed)
+    before = report(out, until=asked)
     after = report(out, since=changed + 2)
     assert before["totals"]["sent"] >= 50 and after["totals"]["sent"] >= 300
     assert before["by_target_group"].get("myapp-b", 0) == 0
