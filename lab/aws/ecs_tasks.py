@@ -196,7 +196,7 @@ class EcsController:
     def _new_deployment(self, service, task_def_arn):
         now = _now()
         deployment = {
-            "id": "ecs-svc/%019d" % uuid.uuid4().int,
+            "id": "ecs-svc/%019d" % (uuid.uuid4().int % 10 ** 19),
             "status": "PRIMARY",
             "taskDefinition": task_def_arn,
             "desiredCount": service.desired_count,
