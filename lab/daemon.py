@@ -176,6 +176,35 @@ class Lab:
             LOG.exception("seeding the world failed")
             self.seed_error = "%s: %s" % (type(e).__name__, e)
 
+    def start_seed_process(self):
+        """Seeding client in its own process, started before moto is imported (see lab.seed.main)."""
+        import subprocess
+        return subprocess.Popen([sys.executable, "-m", "lab.seed", "--endpoint", self.endpoint],
+                                cwd=str(config.REPO), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def seed_from(self, proc, timeout=120):
+        import subprocess
+        from lab.seed import register_findings
+        t0 = time.time()
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            self.seed_error = "seeding did not finish within %d s" % timeout
+            return
+        if proc.returncode != 0:
+            last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
+            LOG.error("seeding the world failed (rc %s):\n%s", proc.returncode, stderr[-4000:])
+            self.seed_error = last[0]
+            return
+        out = json.loads(stdout)
+        register_findings(out)
+        self.seeded = out
+        self.seed_error = None
+        LOG.info("world seeded (waited %.1f s for the seeding process)", time.time() - t0)
+
     def start_alb(self):
         if not self.with_alb:
             return
@@ -235,13 +264,14 @@ class Lab:
                               for api, local in config.LISTENER_LOCAL_PORTS.items()}}
 
     def run(self):
+        seeding = self.start_seed_process() if self.seed_world else None
         self.install()
         self.start_server()
         LOG.info("API listening on %s %.1f s after start", self.endpoint, time.time() - self.started)
         self.checker.start()
         self.ecs.start()
-        if self.seed_world:
-            self.seed()
+        if seeding is not None:
+            self.seed_from(seeding)
         self.start_alb()
         deadline = self.started + MAX_LIFETIME_S
         while not self.stopping.is_set() and time.time() < deadline:

@@ -14,7 +14,6 @@ import yaml
 from botocore.config import Config
 
 from lab import config
-from lab.aws import ecr_findings
 
 HEALTH_CHECK = {"HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 5, "HealthCheckTimeoutSeconds": 2,
                 "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
@@ -86,8 +85,21 @@ def _policy(statements):
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def seed(endpoint=None, desired_count=None):
-    """Create the world. Returns a dict of the ARNs and ids a test or `lab status` needs."""
+SERVICES = ("ec2", "logs", "ecr", "secretsmanager", "iam", "ecs", "elbv2")
+
+
+def register_findings(out):
+    """Give every seeded image its catalogue scan findings (in the daemon's process: moto's ECR backend)."""
+    from lab.aws import ecr_findings
+    for tag, digest in out["digests"].items():
+        ecr_findings.set_findings(config.ACCOUNT_ID, config.REGION, config.APP, digest, out["findings"].get(tag))
+
+
+def seed(endpoint=None, desired_count=None, with_findings=True):
+    """Create the world. Returns a dict of the ARNs and ids a test or `lab status` needs.
+
+    with_findings=False when seeding from another process than the daemon's (see main): the daemon then
+    calls register_findings(out) itself."""
     c = lambda s: client(s, endpoint)  # noqa: E731
     desired_count = config.DESIRED_COUNT if desired_count is None else desired_count
     out = {}
@@ -112,15 +124,16 @@ def seed(endpoint=None, desired_count=None):
     repo = ecr.create_repository(repositoryName=catalogue["repository"],
                                  imageScanningConfiguration={"scanOnPush": True})["repository"]
     out["repository_uri"] = repo["repositoryUri"]
-    out["digests"] = {}
+    out["digests"], out["findings"] = {}, {}
     for tag, entry in catalogue["images"].items():
         image = ecr.put_image(repositoryName=repo["repositoryName"], imageManifest=image_manifest(tag),
                               imageManifestMediaType="application/vnd.docker.distribution.manifest.v2+json",
                               imageTag=tag)["image"]
         digest = image["imageId"]["imageDigest"]
         out["digests"][tag] = digest
-        ecr_findings.set_findings(config.ACCOUNT_ID, config.REGION, repo["repositoryName"], digest,
-                                  entry.get("findings") or {})
+        out["findings"][tag] = entry.get("findings") or {}
+    if with_findings:
+        register_findings(out)
 
     sm = c("secretsmanager")
     out["secrets"] = {}
@@ -231,3 +244,35 @@ def seed(endpoint=None, desired_count=None):
             healthCheckGracePeriodSeconds=0, propagateTags="SERVICE",
             tags=[{"key": "app", "value": config.APP}, {"key": "slot", "value": slot}])
     return out
+
+
+def main(argv=None):
+    """Seed from a process of its own (the daemon starts it first thing): loading the botocore models here
+    overlaps with the daemon importing moto, on the other core. Prints the seed's result as JSON."""
+    import argparse
+    import socket
+    import sys
+    import time
+    parser = argparse.ArgumentParser(prog="python -m lab.seed")
+    parser.add_argument("--endpoint", default=config.AWS_ENDPOINT)
+    parser.add_argument("--wait", type=float, default=60.0, help="wait this long for the endpoint to listen")
+    args = parser.parse_args(argv)
+    for service in SERVICES:
+        client(service, args.endpoint)
+    host, port = args.endpoint.rsplit("/", 1)[-1].rsplit(":", 1)
+    deadline = time.time() + args.wait
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=0.5).close()
+            break
+        except OSError:
+            if time.time() > deadline:
+                sys.stderr.write("endpoint %s did not listen within %.0f s\n" % (args.endpoint, args.wait))
+                return 2
+            time.sleep(0.05)
+    sys.stdout.write(json.dumps(seed(args.endpoint, with_findings=False)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

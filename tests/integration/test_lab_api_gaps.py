@@ -183,3 +183,18 @@ def test_seeded_deployer_role_may_run_the_whole_flow_and_the_readonly_user_may_n
     assert decisions[("elasticloadbalancing:ModifyListener", "*")] == "explicitDeny"
     assert decisions[("ecs:RegisterTaskDefinition", "*")] == "implicitDeny"
 
+
+
+def test_ecr_scan_findings_follow_the_catalogue_by_tag_and_by_digest(lab):
+    ecr = lab.client("ecr")
+    digest = ecr.describe_images(repositoryName="myapp", imageIds=[{"imageTag": "v1.2.4-vulnerable"}])[
+        "imageDetails"][0]["imageDigest"]
+    for image_id in ({"imageTag": "v1.2.4-vulnerable"}, {"imageDigest": digest}, {"imageDigest": digest}):
+        findings = ecr.describe_image_scan_findings(repositoryName="myapp", imageId=image_id)
+        assert findings["imageScanStatus"]["status"] == "COMPLETE"
+        assert findings["imageScanFindings"]["findingSeverityCounts"] == {"CRITICAL": 1, "HIGH": 2}
+        assert len(findings["imageScanFindings"]["findings"]) == 3
+    clean = ecr.describe_image_scan_findings(repositoryName="myapp", imageId={"imageTag": "v1.2.3"})
+    assert clean["imageScanFindings"]["findingSeverityCounts"] == {"LOW": 2}
+    digests = {d["imageDigest"] for d in ecr.describe_images(repositoryName="myapp")["imageDetails"]}
+    assert len(digests) == 6
