@@ -12,6 +12,7 @@ help:
 	@echo "make setup        create .venv, install ansible + collections + test tools, link this collection"
 	@echo "make test         lint, unit, sanity and integration tests"
 	@echo "make demo         ECS blue-green deployment against the lab"
+	@echo "make demo-vm      VM rolling deployment of $(VM_VERSION) to the lab's SSH hosts, $(VM_SERIAL) at a time"
 	@echo "make lab-up | lab-status | lab-down   the local AWS lab"
 	@echo "make bench        run every benchmark in bench/ (figures printed, JSON in bench/results/)"
 
@@ -40,6 +41,16 @@ build:
 demo:
 	@echo "make demo: the ECS blue-green demo is not built yet (issue: ECS blue-green end to end)." >&2
 	@exit 1
+
+VM_VERSION ?= v1.2.3
+VM_SERIAL ?= 2
+VM_INVENTORY = $${LAB_VM_INVENTORY:-inventories/lab/vm_hosts.yml}
+demo-vm:
+	python -m lab up
+	test -f "$(VM_INVENTORY)" || python -m lab.vmhosts up
+	ansible-playbook playbooks/vm_rolling.yml -i inventories/lab -i "$(VM_INVENTORY)" \
+		-e vm_deploy_version=$(VM_VERSION) -e vm_rolling_serial=$(VM_SERIAL)
+	python -m lab status
 
 lab-up:
 	python -m lab up

@@ -105,13 +105,22 @@ def run(fleet, playbook, **extra):
                         args=("-i", str(fleet.inventory)), timeout=900)
 
 
+def tasks(result):
+    """(task name without its role prefix, host, result) of every task."""
+    return [(name.split(" : ")[-1], host, res) for name, host, res in result.tasks()]
+
+
+def failures(result):
+    return [(name.split(" : ")[-1], host, msg) for name, host, msg in result.failures()]
+
+
 def failure_text(result):
-    return "\n".join("%s %s: %s" % (task, host, msg) for task, host, msg in result.failures())
+    return "\n".join("%s %s: %s" % (task, host, msg) for task, host, msg in failures(result))
 
 
 def report_lines(result):
     """The report play's line per host."""
-    return [r.get("msg", "") for name, host, res in result.tasks() if name.startswith("Rollout result")
+    return [r.get("msg", "") for name, host, res in tasks(result) if name.startswith("Rollout result")
             for r in res.get("results", [])]
 
 
@@ -168,7 +177,7 @@ def test_checksum_mismatch_is_refused_before_any_host_is_touched(fleet, tmp_path
     assert ".sha256 expects" in failure_text(sidecar)
 
     for result in (given, sidecar):
-        names = {n for n, _, _ in result.tasks()}
+        names = {n for n, _, _ in tasks(result)}
         assert "Reach the host" not in names and "Copy the package myapp-%s.tar.gz" % NEW not in names
     assert fleet.snapshot() == before
     assert fleet.health() == health_before
@@ -202,9 +211,9 @@ def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_request
     assert rep["totals"]["ok_2xx"] == rep["totals"]["sent"] - rep["totals"]["skipped"]
     assert rep["by_version"].get(OLD) and rep["by_version"].get(NEW), rep["by_version"]
     # batches of two: the third host was still on the old release while the first two were switched
-    by_host_batch = [task for task, host, res in result.tasks() if task == "Remember this batch"]
+    by_host_batch = [task for task, host, res in tasks(result) if task == "Remember this batch"]
     assert len(by_host_batch) == HOSTS
-    batches = [res["ansible_facts"]["vm_deploy_batch"] for task, host, res in result.tasks() if task == "Remember this batch"]
+    batches = [res["ansible_facts"]["vm_deploy_batch"] for task, host, res in tasks(result) if task == "Remember this batch"]
     assert sorted(map(tuple, batches)) == sorted([tuple(fleet.names[0:2])] * 2 + [tuple(fleet.names[2:4])] * 2
                                                  + [tuple(fleet.names[4:5])])
 
@@ -223,7 +232,7 @@ def test_rerun_of_the_same_version_changes_nothing_and_restarts_nothing(fleet, l
 
     assert result.rc == 0, result
     assert (tmp_path / "cache" / "vm-releases" / ("myapp-%s.tar.gz" % NEW)).is_file()
-    host_results = [(task, host, res) for task, host, res in result.tasks() if host in fleet.names]
+    host_results = [(task, host, res) for task, host, res in tasks(result) if host in fleet.names]
     changed = [(task, host) for task, host, res in host_results if res.get("changed")
                and not task.startswith("Download the S3 package")]
     assert changed == []
@@ -242,7 +251,7 @@ def test_rollback_puts_every_host_back_on_the_previous_release(fleet, traffic):
     assert all(fleet.current(n) == OLD and fleet.app_pid(n) for n in fleet.names)
     assert fleet.wait_all_healthy()
     assert rep["failures"] == 0, rep["failures_by_second"]
-    lines = [r.get("msg", "") for name, host, res in result.tasks() if name.startswith("Rollback result")
+    lines = [r.get("msg", "") for name, host, res in tasks(result) if name.startswith("Rollback result")
              for r in res.get("results", [])]
     assert lines == ["%s: rolled back %s (was %s)" % (n, OLD, NEW) for n in fleet.names]
 
@@ -257,19 +266,19 @@ def test_version_failing_health_rolls_the_first_batch_back_and_stops(fleet, traf
 
     assert result.rc != 0
     first, rest = fleet.names[:2], fleet.names[2:]
-    failures = {host: msg for task, host, msg in result.failures() if task == "Stop here - this host failed, or its batch did"}
-    assert sorted(failures) == first, result
+    failed = {host: msg for task, host, msg in failures(result) if task == "Stop here - this host failed, or its batch did"}
+    assert sorted(failed) == first, result
     for host in first:
-        assert host in failures[host] and fleet.address[host] in failures[host]
-        assert "%s failed at 'Wait for the health URL to answer 200" % UNHEALTHY in failures[host]
-        assert "503" in failures[host]
-        assert "rolled back to %s" % OLD in failures[host]
-        assert "rollout stopped" in failures[host]
+        assert host in failed[host] and fleet.address[host] in failed[host]
+        assert "%s failed at 'Wait for the health URL to answer 200" % UNHEALTHY in failed[host]
+        assert "503" in failed[host]
+        assert "rolled back to %s" % OLD in failed[host]
+        assert "rollout stopped" in failed[host]
         assert fleet.current(host) == OLD and fleet.app_pid(host)
         assert UNHEALTHY not in fleet.releases(host)
     for host in rest:                                     # never touched: same release, same process
         assert fleet.snapshot()[host] == before[host]
-    assert not [t for t, h, r in result.tasks() if h in rest and t == "Reach the host"]
+    assert not [t for t, h, r in tasks(result) if h in rest and t == "Reach the host"]
     assert fleet.wait_all_healthy()
     assert rep["failures"] == 0, rep["failures_by_second"]  # traffic still served, all the way through
     assert set(rep["by_version"]) == {OLD}
@@ -303,10 +312,10 @@ def test_host_unreachable_mid_run_within_max_fail_percentage_rollout_continues(f
 
     assert result.rc != 0
     assert [fleet.current(n) for n in fleet.names] == [NEW, NEW, OLD, NEW, NEW]
-    failures = {host: msg for task, host, msg in result.failures() if task == "Stop here - this host failed, or its batch did"}
-    assert list(failures) == [lost], result
-    assert "failed at 'Reach the host'" in failures[lost] and fleet.address[lost] in failures[lost]
-    assert "rollout continues" in failures[lost]
+    failed = {host: msg for task, host, msg in failures(result) if task == "Stop here - this host failed, or its batch did"}
+    assert list(failed) == [lost], result
+    assert "failed at 'Reach the host'" in failed[lost] and fleet.address[lost] in failed[lost]
+    assert "rollout continues" in failed[lost]
     line = [line for line in report_lines(result) if line.startswith(lost + ":")]
     assert line and "failed" in line[0] and "Reach the host" in line[0], report_lines(result)
 
@@ -322,12 +331,12 @@ def test_host_unreachable_beyond_max_fail_percentage_stops_and_rolls_its_batch_b
         _restore_link(fleet.veth(lost))
 
     assert result.rc != 0
-    failures = {host: msg for task, host, msg in result.failures() if task == "Stop here - this host failed, or its batch did"}
-    assert sorted(failures) == [lost, mate], result
-    assert "failed at 'Reach the host'" in failures[lost]
-    assert "rolled back to %s with its batch" % OLD in failures[mate]
-    assert "%s: %s failed at 'Reach the host'" % (lost, NEW) in failures[mate]   # the mate's report names the lost host
-    assert "rollout stopped" in failures[mate]
+    failed = {host: msg for task, host, msg in failures(result) if task == "Stop here - this host failed, or its batch did"}
+    assert sorted(failed) == [lost, mate], result
+    assert "failed at 'Reach the host'" in failed[lost]
+    assert "rolled back to %s with its batch" % OLD in failed[mate]
+    assert "%s: %s failed at 'Reach the host'" % (lost, NEW) in failed[mate]   # the mate's report names the lost host
+    assert "rollout stopped" in failed[mate]
     assert fleet.current(mate) == OLD and fleet.app_pid(mate)
     for host in rest:
         assert fleet.snapshot()[host] == before[host]
