@@ -69,6 +69,7 @@ class LabApp:
         self.lab = lab
         self.log_lock = threading.Lock()
         self.log_path = state_path("api-requests.jsonl")
+        self.log_file = None
         self.writes = 0
 
     def _json(self, start_response, status, doc):
@@ -80,11 +81,19 @@ class LabApp:
         line = json.dumps(record) + "\n"
         with self.log_lock:
             self.writes += 1
-            if self.writes % 1000 == 0 and self.log_path.exists() and \
-                    self.log_path.stat().st_size > REQUEST_LOG_MAX_BYTES:
-                self.log_path.replace(self.log_path.with_suffix(".jsonl.1"))
-            with self.log_path.open("a") as f:
-                f.write(line)
+            if self.writes % 1000 == 0:
+                if self.log_path.exists() and self.log_path.stat().st_size > REQUEST_LOG_MAX_BYTES:
+                    self.log_path.replace(self.log_path.with_suffix(".jsonl.1"))
+                self._close_log()
+            if self.log_file is None or not self.log_path.exists():   # (re)open after rotation or removal
+                self._close_log()
+                self.log_file = self.log_path.open("a", buffering=1)
+            self.log_file.write(line)
+
+    def _close_log(self):
+        if self.log_file is not None:
+            self.log_file.close()
+            self.log_file = None
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

@@ -18,7 +18,7 @@ from moto.elbv2 import models as elbv2_models
 from lab import config
 
 LOG = logging.getLogger("lab.target_health")
-TICK_S = 0.25
+TICK_S = 0.5
 MAX_TIMEOUT_S = 5.0
 ALLOWED_NETS = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network(config.VM_SUBNET + ".0/24")]
 
