@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lab import config
 
-UP_TIMEOUT_S = 60.0
+UP_TIMEOUT_S = 120.0    # generous: on a loaded 2-core machine imports alone can take 20 s
 DOWN_TIMEOUT_S = 20.0
 
 
@@ -190,7 +190,7 @@ def reset(args):
     if not lab_api("status"):
         print("lab is not up", file=sys.stderr)
         return 1
-    result = lab_api("reset", "POST", timeout=60)
+    result = lab_api("reset", "POST", timeout=120)
     if result is None:
         print("lab reset failed; see %s" % _state("daemon.log"), file=sys.stderr)
         return 1
