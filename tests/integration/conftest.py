@@ -96,3 +96,26 @@ def mailbox():
     box.port = controller.port
     yield box
     controller.stop()
+
+
+@pytest.fixture
+def lab_world(lab):
+    """The lab with the seeded world at rest (slot a live on myapp:1 with 100 %, slot b at 0); reset if not."""
+    ecs, elbv2 = lab.client("ecs"), lab.client("elbv2")
+    try:
+        services = {s["serviceName"]: s for s in ecs.describe_services(
+            cluster="prod-ecs-cluster", services=["myapp-a", "myapp-b"])["services"]}
+        lb = elbv2.describe_load_balancers(Names=["myapp-alb"])["LoadBalancers"][0]["LoadBalancerArn"]
+        prod = next(x for x in elbv2.describe_listeners(LoadBalancerArn=lb)["Listeners"] if x["Port"] == 80)
+        weights = {g["TargetGroupArn"].split("/")[-2]: g["Weight"]
+                   for g in prod["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]}
+        a, b = services["myapp-a"], services["myapp-b"]
+        at_rest = (weights == {"myapp-a": 100, "myapp-b": 0} and a["taskDefinition"].endswith("/myapp:1")
+                   and a["runningCount"] == a["desiredCount"] > 0 and len(a["deployments"]) == 1
+                   and b["desiredCount"] == 0 and b["runningCount"] == 0)
+    except Exception:
+        at_rest = False
+    if not at_rest:
+        proc = lab.cli("reset", timeout=240)
+        assert proc.returncode == 0, "lab reset failed:\n%s\n%s" % (proc.stdout, proc.stderr)
+    return lab

@@ -38,7 +38,8 @@ def describe(ecs, name):
     return ecs.describe_services(cluster=CLUSTER, services=[name])["services"][0]
 
 
-def test_seeded_live_service_runs_real_tasks_with_ips(lab):
+def test_seeded_live_service_runs_real_tasks_with_ips(lab_world):
+    lab = lab_world
     ecs, elbv2 = lab.client("ecs"), lab.client("elbv2")
     service = aws_cli(lab, "ecs", "describe-services", "--cluster", CLUSTER, "--services", "myapp-a")["services"][0]
     assert service["desiredCount"] >= 1
@@ -67,14 +68,16 @@ def test_seeded_live_service_runs_real_tasks_with_ips(lab):
     assert {h["TargetHealth"]["State"] for h in health} == {"healthy"}
 
 
-def test_production_listener_answers_from_the_live_tag(lab):
+def test_production_listener_answers_from_the_live_tag(lab_world):
+    lab = lab_world
     if not lab.status().get("alb"):
         pytest.skip("the ALB data plane is not running in this lab")
     status, headers, _ = get_json(lab.prod_url + "/api/v1/status")
     assert status == 200 and headers["X-App-Version"] == "v1.2.2"
 
 
-def test_task_secrets_reach_the_process_but_not_the_api(lab):
+def test_task_secrets_reach_the_process_but_not_the_api(lab_world):
+    lab = lab_world
     ecs, sm = lab.client("ecs"), lab.client("secretsmanager")
     secret = sm.get_secret_value(SecretId="DB_PASSWORD")["SecretString"]
     arn = ecs.list_tasks(cluster=CLUSTER, serviceName="myapp-a")["taskArns"][0]
@@ -147,8 +150,8 @@ class Slot:
 
 
 @pytest.fixture
-def slot(lab):
-    s = Slot(lab)
+def slot(lab_world):
+    s = Slot(lab_world)
     yield s
     s.delete()
 
@@ -211,7 +214,8 @@ def test_failing_health_check_fails_the_rollout_with_events_and_stopped_reasons(
     assert any(m.endswith("deployment failed: tasks failed to start.") for m in messages)
 
 
-def test_ecs_utilization_metrics_are_published_per_service(lab):
+def test_ecs_utilization_metrics_are_published_per_service(lab_world):
+    lab = lab_world
     cw = lab.client("cloudwatch")
     period = lab.config.METRIC_PERIOD
 
@@ -232,8 +236,8 @@ def test_ecs_utilization_metrics_are_published_per_service(lab):
 
 
 @pytest.fixture
-def rollback_slot(lab):
-    s = Slot(lab, rollback=True)
+def rollback_slot(lab_world):
+    s = Slot(lab_world, rollback=True)
     yield s
     s.delete()
 

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.fixture
-def both_slots_running(lab):
+def both_slots_running(lab_world):
+    lab = lab_world
     if not lab.status().get("alb"):
         pytest.skip("the ALB data plane is not running in this lab")
     ecs, elbv2 = lab.client("ecs"), lab.client("elbv2")
@@ -54,3 +55,20 @@ def test_modify_listener_90_10_moves_about_ten_percent_of_real_traffic_within_tw
     share_b = after["by_target_group"].get("myapp-b", 0) / float(sum(after["by_target_group"].values()))
     assert 0.04 <= share_b <= 0.18, after["by_target_group"]
     assert report(out)["failures"] == 0
+
+
+def test_status_shows_services_weights_health_and_the_catalogue(lab_world):
+    lab = lab_world
+    proc = lab.cli("status", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    desired = describe(lab.client("ecs"), "myapp-a")["desiredCount"]
+    assert "lab AWS endpoint: %s" % lab.endpoint in out
+    assert "myapp-a    %d/%d running" % (desired, desired) in out and "tag v1.2.2" in out
+    assert "myapp-a=100  myapp-b=0" in out and lab.prod_url in out
+    assert "myapp-a    %d healthy" % desired in out
+    for tag in ("v1.2.2", "v1.2.3", "v1.2.4-errors", "v1.2.4-slow", "v1.2.4-unhealthy", "v1.2.4-vulnerable"):
+        assert "\n  %s " % tag in out
+    assert "CRITICAL 1, HIGH 2" in out
+    as_json = json.loads(lab.cli("status", "--json", timeout=60).stdout)
+    assert {s["name"] for s in as_json["services"]} >= {"myapp-a", "myapp-b"}
