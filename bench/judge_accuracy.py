@@ -92,9 +92,11 @@ def _requests(rps, weight, period):
 
 def _scenario(**kw):
     base = {"kind": "proportion", "missing": 0.0, "overdispersion_cv": 0.0, "shared_shocks": False,
-            "candidate_silent": False, "effect": 1.0}
+            "candidate_silent": False, "effect": 1.0, "extensions": 0}
     base.update(kw)
-    base["watch_s"] = base["period_s"] * base["periods"]
+    # periods: looks of one cw_compare watch; total_periods: with the extensions' watches after it
+    base["total_periods"] = base["periods"] * (1 + base["extensions"])
+    base["watch_s"] = base["period_s"] * base["total_periods"]
     return base
 
 
@@ -194,8 +196,37 @@ def special_scenarios():
     return out
 
 
+def policy_scenarios():
+    """What the role does with the judge: ecs_traffic_shift's default `inconclusive_policy: extend` with one
+    extension calls cw_compare again over the grown window; and two what-ifs for the lab's bad release."""
+    out = []
+    by_name = dict((c[0], c) for c in ERROR_RATE_CONFIGS)
+    for group, effects in (("seed 1250rpm 10% 5m", (1.0, 5.0)), ("seed 1250rpm 50% 10m", (1.0, 2.0)),
+                           ("200rps 10% 5m", (1.0, 1.5))):
+        _name, rps, weight, period, periods, rate = by_name[group]
+        live_n, cand_n = _requests(rps, weight, period)
+        for effect in effects:
+            out.append(_scenario(
+                name="extend once %s x%g" % (group, effect), group="extend once " + group, effect=effect,
+                label="x%g" % effect, expect=_expect_ratio(effect), large=effect >= LARGE_RATIO, extensions=1,
+                period_s=period, periods=periods, rps=rps, weight=weight, live_requests=live_n,
+                candidate_requests=cand_n, live_rate=rate, candidate_rate=min(1.0, rate * effect)))
+    # The lab's first step with 100 requests/s instead of 20; or with 20 and error_rate's min_requests at 10.
+    for rps, overrides, tag in ((100.0, None, ""), (20.0, {"error_rate": {"min_requests": 10}}, " min_requests 10")):
+        live_n, cand_n = _requests(rps, 0.10, 5)
+        for cand_rate in (0.0, 0.05):
+            label = "A/A 0%" if cand_rate == 0 else "0% -> 5%"
+            out.append(_scenario(
+                name="lab what-if %grps%s 10%% 20s %s" % (rps, tag, label), group="lab what-if %grps%s" % (rps, tag),
+                effect=1.0 if cand_rate == 0 else math.inf, label=label,
+                expect=EXPECT_NO_FAIL if cand_rate == 0 else EXPECT_FAIL, large=cand_rate > 0, period_s=5,
+                periods=4, rps=rps, weight=0.10, live_requests=live_n, candidate_requests=cand_n, live_rate=0.0,
+                candidate_rate=cand_rate, overrides=overrides))
+    return out
+
+
 def all_scenarios():
-    return error_rate_scenarios() + latency_scenarios() + special_scenarios()
+    return error_rate_scenarios() + latency_scenarios() + special_scenarios() + policy_scenarios()
 
 
 # ---------------------------------------------------------------------------
@@ -203,7 +234,7 @@ def all_scenarios():
 # ---------------------------------------------------------------------------
 
 def _rate_multipliers(scn, trials, rng):
-    shape = (trials, scn["periods"])
+    shape = (trials, scn["total_periods"])
     cv = scn["overdispersion_cv"]
     if not cv:
         return np.ones(shape), np.ones(shape)
@@ -214,7 +245,7 @@ def _rate_multipliers(scn, trials, rng):
 
 
 def _presence(scn, trials, rng):
-    shape = (trials, scn["periods"])
+    shape = (trials, scn["total_periods"])
     live = rng.random(shape) >= scn["missing"]
     cand = rng.random(shape) >= scn["missing"]
     if scn["candidate_silent"]:
@@ -227,7 +258,7 @@ def simulate_proportion(scn, trials, rng):
 
     Request counts are the traffic split exactly (rate x period x weight, rounded); errors are binomial
     at each side's rate, scaled per period by the overdispersion multiplier when there is one."""
-    shape = (trials, scn["periods"])
+    shape = (trials, scn["total_periods"])
     mult_l, mult_c = _rate_multipliers(scn, trials, rng)
     live_err = rng.binomial(scn["live_requests"], np.clip(scn["live_rate"] * mult_l, 0.0, 1.0))
     cand_err = rng.binomial(scn["candidate_requests"], np.clip(scn["candidate_rate"] * mult_c, 0.0, 1.0))
@@ -247,7 +278,7 @@ def simulate_latency(scn, trials, rng):
     """Per-period p95 of lognormal per-request latencies (seconds), arrays (trials, periods); NaN when absent.
 
     The candidate's latencies are live's distribution scaled by `effect`, so its p95 moves by effect - 1."""
-    periods = scn["periods"]
+    periods = scn["total_periods"]
     live = np.empty((trials, periods))
     cand = np.empty((trials, periods))
     mu = math.log(LATENCY_MEDIAN_S)
@@ -326,9 +357,12 @@ def _accelerate(stats):
     fast_power = _vector_proportion_power(stats, original_power)
     probes = [(1.5, 1125, 125, 0.0018, 0.005), (4.0, 5625, 625, 0.0025, 0.0007), (2.0, 3125, 3125, 0.002, 0.003),
               (9.0, 90, 10, 0.01, 0.004), (1.3, 27000, 3000, 0.005, 0.001)]
+    if abs(_scipy_betainc(3, 40, 0.02) - original_betainc(3, 40, 0.02)) > 1e-12:
+        print("judge_accuracy: canary_stats.betainc is not the regularized incomplete beta any more; "
+              "using the judge's own functions (slow)", file=sys.stderr)
+        return False
     for args in probes:
-        reference = original_power(*args)
-        if abs(fast_power(*args) - reference) > 1e-9 or abs(_scipy_betainc(3, 40, 0.02) - original_betainc(3, 40, 0.02)) > 1e-12:
+        if abs(fast_power(*args) - original_power(*args)) > 1e-9:
             print("judge_accuracy: accelerated power differs from canary_stats.proportion_power at %r; "
                   "using the judge's own (slow)" % (args,), file=sys.stderr)
             return False
@@ -343,6 +377,13 @@ def load_judge(accelerate=True):
     if _JUDGE:
         return _JUDGE["judge"], _JUDGE["stats"]
     collections = os.path.join(ROOT, "build", "collections")
+    if not os.path.isdir(os.path.join(collections, "ansible_collections", "progressive", "delivery")):
+        # No `make setup` link: make one under bench/results (git-ignored).
+        collections = os.path.join(HERE, "results", "collections")
+        link = os.path.join(collections, "ansible_collections", "progressive", "delivery")
+        if not os.path.exists(link):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(ROOT, link)
     if collections not in sys.path:
         sys.path.insert(0, collections)
     from ansible_collections.progressive.delivery.plugins.module_utils import canary_judge as judge
@@ -352,18 +393,17 @@ def load_judge(accelerate=True):
     table = getattr(stats, "_mwu_exact_sf_table", None)
     if table is not None and not hasattr(table, "cache_info"):
         stats._mwu_exact_sf_table = functools.lru_cache(maxsize=256)(table)
-    if accelerate:
-        _accelerate(stats)
-    _JUDGE.update(judge=judge, stats=stats)
+    _JUDGE.update(judge=judge, stats=stats, accelerated=bool(accelerate and _accelerate(stats)))
     return judge, stats
 
 
-def alb_specs():
+def alb_specs(overrides=None):
+    """The alb preset's specs, with cw_compare's metric_overrides applied (the scenario's `overrides`)."""
     judge, _stats = load_judge()
     raw = judge.preset_specs("alb", load_balancer="app/bench/0123456789abcdef",
                              live_target_group="targetgroup/live/0123456789abcdef",
                              candidate_target_group="targetgroup/candidate/fedcba9876543210")
-    specs, errors = judge.normalize_specs(raw)
+    specs, errors = judge.normalize_specs(raw, overrides)
     if errors:
         raise RuntimeError("; ".join(errors))
     return specs
@@ -373,48 +413,52 @@ def _period_key(p):
     return "2026-11-26T00:%02d:00+00:00" % p if p < 60 else "2026-11-26T%02d:%02d:00+00:00" % (p // 60, p % 60)
 
 
-def watch_proportion(judge, specs, sim, trial):
-    """One trial: look at every period, early exit on fail. Returns (verdict, look, mde_ratio, step decision)."""
-    periods = sim["shape"][1]
-    sides = {"live": {"n": {}, "d": {}}, "candidate": {"n": {}, "d": {}}}
-    data = {"error_rate": sides}
-    spent = {}
-    row = outcome = None
-    for look in range(1, periods + 1):  # bounded: one look per period
-        p = look - 1
-        key = _period_key(p)
-        for side in ("live", "candidate"):
-            if sim["%s_present" % side][trial, p]:
-                sides[side]["d"][key] = float(sim["%s_requests" % side][trial, p])
-                errors = int(sim["%s_errors" % side][trial, p])
-                if errors:  # ALB publishes HTTPCode_Target_5XX_Count only for periods that had one
-                    sides[side]["n"][key] = float(errors)
-        outcome = judge.evaluate(specs, data, look=look, looks=periods, alpha=ALPHA, spent=spent)
-        spent = outcome["spent"]
-        row = outcome["metrics"][0]
-        if outcome["decision"] == "fail":
-            break
-    return row["verdict"], look, row.get("mde_ratio"), outcome["decision"]
+def _add_proportion_period(sides, sim, trial, p):
+    key = _period_key(p)
+    for side in ("live", "candidate"):
+        if sim["%s_present" % side][trial, p]:
+            sides[side]["d"][key] = float(sim["%s_requests" % side][trial, p])
+            errors = int(sim["%s_errors" % side][trial, p])
+            if errors:  # ALB publishes HTTPCode_Target_5XX_Count only for periods that had one
+                sides[side]["n"][key] = float(errors)
 
 
-def watch_latency(judge, specs, sim, trial):
-    periods = sim["shape"][1]
-    sides = {"live": {"n": {}}, "candidate": {"n": {}}}
-    data = {"latency_p95": sides}
-    spent = {}
+def _add_latency_period(sides, sim, trial, p):
+    key = _period_key(p)
+    for side in ("live", "candidate"):
+        if sim["%s_present" % side][trial, p]:
+            sides[side]["n"][key] = float(sim["%s_p95" % side][trial, p])
+
+
+def watch(judge, specs, scn, sim, trial):
+    """One trial as cw_compare's watch mode runs it: a look per period over the window growing from the
+    step's start, alpha spent across the looks, early exit on fail. With `extensions` (the role's
+    `inconclusive_policy: extend`), an inconclusive watch is followed by another cw_compare call over the
+    same growing window, which starts its alpha spending afresh, as the role's retry does.
+
+    Returns (metric verdict, looks taken in all, reported MDE ratio, step decision)."""
+    if scn["kind"] == "proportion":
+        name, sides, add = "error_rate", {"live": {"n": {}, "d": {}}, "candidate": {"n": {}, "d": {}}}, \
+            _add_proportion_period
+    else:
+        name, sides, add = "latency_p95", {"live": {"n": {}}, "candidate": {"n": {}}}, _add_latency_period
+    data = {name: sides}
+    looks = scn["periods"]
+    taken = 0
     row = outcome = None
-    for look in range(1, periods + 1):  # bounded: one look per period
-        p = look - 1
-        key = _period_key(p)
-        for side in ("live", "candidate"):
-            if sim["%s_present" % side][trial, p]:
-                sides[side]["n"][key] = float(sim["%s_p95" % side][trial, p])
-        outcome = judge.evaluate(specs, data, look=look, looks=periods, alpha=ALPHA, spent=spent)
-        spent = outcome["spent"]
-        row = outcome["metrics"][1]
-        if outcome["decision"] == "fail":
+    for _watch in range(1 + scn["extensions"]):  # bounded: the initial watch and the extensions
+        spent = {}
+        for look in range(1, looks + 1):  # bounded: one look per period
+            add(sides, sim, trial, taken)
+            taken += 1
+            outcome = judge.evaluate(specs, data, look=look, looks=looks, alpha=ALPHA, spent=spent)
+            spent = outcome["spent"]
+            row = [r for r in outcome["metrics"] if r["name"] == name][0]
+            if outcome["decision"] == "fail":
+                return row["verdict"], taken, row.get("mde_ratio"), outcome["decision"]
+        if row["verdict"] not in ("inconclusive", "nodata"):
             break
-    return row["verdict"], look, row.get("mde_ratio"), outcome["decision"]
+    return row["verdict"], taken, row.get("mde_ratio"), outcome["decision"]
 
 
 # ---------------------------------------------------------------------------
@@ -456,14 +500,13 @@ def run_chunk(task):
     if HERE not in sys.path:
         sys.path.insert(0, HERE)
     judge, _stats = load_judge(ACCELERATE)
-    specs = alb_specs()
+    specs = alb_specs(scn.get("overrides"))
     rng = np.random.default_rng(chunk_seed(seed, scenario_index, chunk_index))
-    started = time.monotonic()
+    started = time.process_time()
     sim = simulate(scn, trials, rng)
-    watch = watch_proportion if scn["kind"] == "proportion" else watch_latency
     out = {"verdict": [], "look": [], "mde": [], "fixed_ratio": [], "mann_whitney": [], "step": []}
     for trial in range(trials):
-        verdict, look, mde, step = watch(judge, specs, sim, trial)
+        verdict, look, mde, step = watch(judge, specs, scn, sim, trial)
         fixed, mwu = baseline_verdicts(scn, sim, trial)
         out["verdict"].append(verdict)
         out["look"].append(look)
@@ -472,7 +515,7 @@ def run_chunk(task):
         out["fixed_ratio"].append(fixed)
         out["mann_whitney"].append(mwu)
     out["oracle"] = oracle_rejects(sim).tolist() if scn["kind"] == "proportion" else None
-    out["seconds"] = time.monotonic() - started
+    out["seconds"] = time.process_time() - started  # CPU seconds of this chunk
     return scenario_index, chunk_index, out
 
 
@@ -493,9 +536,10 @@ def summarize_scenario(scn, res):
     summary = {
         "name": scn["name"], "group": scn["group"], "kind": scn["kind"], "label": scn["label"],
         "expect": scn["expect"], "large": scn["large"], "trials": trials,
-        "period_s": scn["period_s"], "periods": scn["periods"], "watch_s": scn["watch_s"],
-        "live_requests": scn["live_requests"] * scn["periods"],
-        "candidate_requests": scn["candidate_requests"] * scn["periods"],
+        "period_s": scn["period_s"], "periods": scn["total_periods"], "watch_s": scn["watch_s"],
+        "looks_per_watch": scn["periods"], "extensions": scn["extensions"],
+        "live_requests": scn["live_requests"] * scn["total_periods"],
+        "candidate_requests": scn["candidate_requests"] * scn["total_periods"],
         "shares": {v: _share(res["verdict"], v) for v in VERDICTS},
         "fail": fail_share,
         "false_fail": fail_share if scn["expect"] == EXPECT_NO_FAIL else None,
@@ -627,9 +671,12 @@ def render_text(rows, checks):
 
 def render_markdown(rows, checks, meta):
     header, lines = table_rows(rows)
-    out = ["Run %s on %s (%s cores, %s), Python %s, %d trials per scenario, %s s wall."
+    out = ["Run %s on %s (%s cores, %s), Python %s, %d trials per scenario, %s s wall (%s CPU-s in the workers, "
+           "load average %s at the end); judge %s (sha256 prefixes)."
            % (meta["date"], meta["machine"]["cpu"], meta["machine"]["nproc"], meta["machine"]["platform"],
-              meta["machine"]["python"], meta["trials"], meta["wall_seconds"]),
+              meta["machine"]["python"], meta["trials"], meta["wall_seconds"], meta["cpu_seconds"],
+              meta["load_average"][0],
+              ", ".join("%s %s" % (os.path.basename(k), v) for k, v in sorted(meta["judge_sha256"].items()))),
            "",
            "| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
@@ -706,7 +753,7 @@ def main(argv=None):
         for c, first in enumerate(range(0, trials, args.chunk)):
             tasks.append((scn, i, c, min(args.chunk, trials - first), args.seed))
     # Longest first (latency with many periods, thick traffic) so the pool's tail stays short.
-    tasks.sort(key=lambda t: -(t[0]["periods"] * (3 if t[0]["kind"] == "samples" else 1)))
+    tasks.sort(key=lambda t: -(t[0]["total_periods"] * (3 if t[0]["kind"] == "samples" else 1)))
     started = time.monotonic()
     results = {}
     if args.jobs == 1:
@@ -735,9 +782,10 @@ def main(argv=None):
     checks = check_targets(rows)
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(), "trials": trials, "seed": args.seed, "jobs": args.jobs,
-            "wall_seconds": round(wall, 1), "alpha": ALPHA, "metric_alpha": METRIC_ALPHA,
+            "wall_seconds": round(wall, 1), "cpu_seconds": round(sum(r["cpu_seconds"] for r in rows), 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()], "alpha": ALPHA, "metric_alpha": METRIC_ALPHA,
             "oracle_level": "nominal: the error-rate metric's share of alpha, %g" % METRIC_ALPHA,
-            "tolerance": TOLERANCE, "accelerated": ACCELERATE, "judge_sha256": judge_fingerprint()}
+            "tolerance": TOLERANCE, "accelerated": _JUDGE.get("accelerated"), "judge_sha256": judge_fingerprint()}
     print(render_text(rows, checks))
     print("\n%d scenarios x %d trials in %.1f s wall (%d jobs); %d PASS, %d MISS"
           % (len(rows), trials, wall, args.jobs, sum(c["status"] == "PASS" for c in checks),

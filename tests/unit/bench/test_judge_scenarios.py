@@ -145,3 +145,15 @@ def test_a_chunk_runs_the_judge_look_by_look():
     assert all(look == scn["periods"] for look, v in zip(out["look"], out["verdict"]) if v != "fail")
     row = ja.summarize_scenario(scn, out)
     assert row["detection"] == out["verdict"].count("fail") / 20.0 and row["false_fail"] is None
+
+
+def test_the_roles_extension_watches_again_over_the_grown_window():
+    scn = _scenario("extend once seed 1250rpm 10% 5m x1")
+    assert (scn["periods"], scn["total_periods"], scn["watch_s"]) == (5, 10, 600)
+    sim = ja.simulate_proportion(scn, 5, _rng())
+    assert sim["shape"] == (5, 10)
+    index = ja.all_scenarios().index(scn)
+    _index, _chunk, out = ja.run_chunk((scn, index, 0, 8, ja.SEED))
+    # 625 candidate requests at 0.18 % cannot pass (MDE >> x1.25): every trial that does not fail watches twice.
+    assert all(look == 10 for look, v in zip(out["look"], out["verdict"]) if v != "fail")
+    assert "pass" not in out["verdict"]
