@@ -137,8 +137,9 @@ def stopped_tasks(ecs, cluster, service, task_definition_arn, since):
     tasks = ecs.describe_tasks(aws_retry=True, cluster=cluster, tasks=arns[:100])["tasks"]
     out = []
     for task in tasks:
-        stopped = task.get("stoppedAt")
-        stamp = stopped.timestamp() if hasattr(stopped, "timestamp") else (stopped or 0)
+        # A task still stopping (draining from its target group) has no stoppedAt yet: it stopped just now.
+        stopped = task.get("stoppedAt") or task.get("stoppingAt")
+        stamp = stopped.timestamp() if hasattr(stopped, "timestamp") else (stopped or time.time())
         if task.get("group") not in (None, "service:%s" % service["serviceName"]):
             continue
         if task_definition_arn and task.get("taskDefinitionArn") != task_definition_arn:
