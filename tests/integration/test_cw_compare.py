@@ -5,7 +5,6 @@ latency metric with `stat: Average` over per-period values published as such; th
 runs only against the lab.
 """
 import datetime
-import os
 import random
 
 import pytest
@@ -294,17 +293,9 @@ def test_custom_metric_needs_distinct_sides(moto):
 
 
 @pytest.mark.lab
-def test_p95_against_the_lab(request):
+def test_p95_against_the_lab(lab):
     """The real p95 statistic: only the lab's CloudWatch answers percentiles."""
-    endpoint = os.environ.get("LAB_AWS_ENDPOINT")
-    if not endpoint:
-        try:
-            lab = request.getfixturevalue("lab")
-        except pytest.FixtureLookupError:
-            pytest.skip("no lab fixture and no LAB_AWS_ENDPOINT")
-        endpoint = getattr(lab, "aws_url", None) or getattr(lab, "url", None)
-    if not endpoint:
-        pytest.skip("the lab fixture exposes no AWS endpoint")
+    endpoint = lab.endpoint
     import boto3
     cw = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1",
                       aws_access_key_id="testing", aws_secret_access_key="testing")

@@ -198,3 +198,20 @@ def test_same_content_as_latest_is_not_registered_even_from_an_older_revision(mo
     same = result.task("old source, same result")
     assert same["changed"] is False and same["revision"] == 2
     assert len(revisions(moto)) == 2
+
+
+@pytest.mark.lab
+def test_against_the_lab_a_second_clone_changes_nothing(lab):
+    """The lab's seeded task definition (secrets, awslogs, roles) cloned with v1.2.3's digest, twice."""
+    digest = lab.client("ecr").describe_images(repositoryName="myapp", imageIds=[{"imageTag": "v1.2.3"}])["imageDetails"][0]["imageDigest"]
+    task = {"name": "clone", "progressive.delivery.ecs_taskdef_clone": {
+        "cluster": "prod-ecs-cluster", "service": "myapp-a", "validate_roles": True,
+        "containers": [{"name": "myapp", "digest": digest}], "tags": {"purpose": "idempotence-check"}}}
+    play = localhost_play([task, dict(task, name="again")], lab.endpoint)
+    result = run_playbook(play)
+    assert result.rc == 0, result
+    first, again = result.task("clone"), result.task("again")
+    assert first["task_definition"]["containerDefinitions"][0]["image"].endswith("@" + digest)
+    assert again["changed"] is False and again["revision"] == first["revision"]
+    assert sorted(s["name"] for s in first["task_definition"]["containerDefinitions"][0]["secrets"]) == ["API_KEY", "DB_PASSWORD"]
+    lab.client("ecs").deregister_task_definition(taskDefinition=first["task_definition_arn"])
