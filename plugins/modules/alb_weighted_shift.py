@@ -188,6 +188,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
 from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
 
@@ -202,20 +203,8 @@ def find_listener(module, elbv2):
     params = module.params
     if params["listener_arn"]:
         return params["listener_arn"]
-    ref = params["load_balancer"]
-    try:
-        if ref.startswith("arn:"):
-            lb = elbv2.describe_load_balancers(aws_retry=True, LoadBalancerArns=[ref])["LoadBalancers"][0]
-        else:
-            lb = elbv2.describe_load_balancers(aws_retry=True, Names=[ref])["LoadBalancers"][0]
-    except is_boto3_error_code("LoadBalancerNotFound"):
-        module.fail_json(msg="load balancer %r not found; load_balancer takes the name or ARN of an application load balancer" % ref)
-    listeners = paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
-    for listener in listeners:
-        if listener["Port"] == params["port"]:
-            return listener["ListenerArn"]
-    module.fail_json(msg="load balancer %s has no listener on port %s (it has: %s)"
-                     % (lb["LoadBalancerName"], params["port"], sorted(li["Port"] for li in listeners)))
+    lb = lookup.find_load_balancer(module, elbv2, params["load_balancer"])
+    return lookup.find_listener(module, elbv2, lb, params["port"])["ListenerArn"]
 
 
 def read_target(module, elbv2, listener_arn, rule_arn):
@@ -251,13 +240,7 @@ def resolve_target_groups(module, elbv2, refs, known):
     """{ref: arn} for target group names or ARNs; `known` (arn -> name) is filled in."""
     resolved = {}
     for ref in refs:
-        try:
-            if ref.startswith("arn:"):
-                group = elbv2.describe_target_groups(aws_retry=True, TargetGroupArns=[ref])["TargetGroups"][0]
-            else:
-                group = elbv2.describe_target_groups(aws_retry=True, Names=[ref])["TargetGroups"][0]
-        except is_boto3_error_code("TargetGroupNotFound"):
-            module.fail_json(msg="target group %r not found; give target groups by name or ARN" % ref)
+        group = lookup.find_target_group(module, elbv2, ref)
         resolved[ref] = group["TargetGroupArn"]
         known[group["TargetGroupArn"]] = group["TargetGroupName"]
     return resolved

@@ -113,6 +113,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import rollout
 
 
@@ -175,9 +176,7 @@ def main():
     try:
         tg_arn = None
         if p["target_group"]:
-            ref = p["target_group"]
-            kwargs = dict(TargetGroupArns=[ref]) if ref.startswith("arn:") else dict(Names=[ref])
-            tg_arn = elbv2.describe_target_groups(aws_retry=True, **kwargs)["TargetGroups"][0]["TargetGroupArn"]
+            tg_arn = lookup.find_target_group(module, elbv2, p["target_group"])["TargetGroupArn"]
         max_stopped = p["max_stopped_tasks"] or None
         while True:
             service = describe_service(module, ecs)

@@ -219,6 +219,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
+from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
 
 
@@ -228,29 +229,8 @@ def resolve_listener(module, elbv2):
         listener = elbv2.describe_listeners(aws_retry=True, ListenerArns=[params["listener_arn"]])["Listeners"][0]
         lb = elbv2.describe_load_balancers(aws_retry=True, LoadBalancerArns=[listener["LoadBalancerArn"]])["LoadBalancers"][0]
         return lb, listener
-    ref = params["load_balancer"]
-    try:
-        if ref.startswith("arn:"):
-            lb = elbv2.describe_load_balancers(aws_retry=True, LoadBalancerArns=[ref])["LoadBalancers"][0]
-        else:
-            lb = elbv2.describe_load_balancers(aws_retry=True, Names=[ref])["LoadBalancers"][0]
-    except is_boto3_error_code("LoadBalancerNotFound"):
-        module.fail_json(msg="load balancer %r not found; load_balancer takes the name or ARN of an application load balancer" % ref)
-    listeners = elbv2.describe_listeners(aws_retry=True, LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
-    for listener in listeners:
-        if listener["Port"] == params["listener_port"]:
-            return lb, listener
-    module.fail_json(msg="load balancer %s has no listener on port %s (it has: %s)"
-                     % (lb["LoadBalancerName"], params["listener_port"], sorted(l["Port"] for l in listeners)))
-
-
-def resolve_target_group(module, elbv2, ref):
-    try:
-        if ref.startswith("arn:"):
-            return elbv2.describe_target_groups(aws_retry=True, TargetGroupArns=[ref])["TargetGroups"][0]
-        return elbv2.describe_target_groups(aws_retry=True, Names=[ref])["TargetGroups"][0]
-    except is_boto3_error_code("TargetGroupNotFound"):
-        module.fail_json(msg="target group %r not found; each slot needs its own target group (target_groups.a / target_groups.b)" % ref)
+    lb = lookup.find_load_balancer(module, elbv2, params["load_balancer"])
+    return lb, lookup.find_listener(module, elbv2, lb, params["listener_port"])
 
 
 def describe_slot_service(module, ecs, cluster, name, container_name):
@@ -329,7 +309,7 @@ def main():
         slots = {}
         for slot in slotlib.SLOT_NAMES:
             info = describe_slot_service(module, ecs, params["cluster"], service_names[slot], params["container_name"])
-            tg = resolve_target_group(module, elbv2, tg_refs[slot])
+            tg = lookup.find_target_group(module, elbv2, tg_refs[slot])
             info.update(target_group_arn=tg["TargetGroupArn"], target_group_name=tg["TargetGroupName"],
                         target_group_dimension=tg["TargetGroupArn"].split(":", 5)[-1])
             slots[slot] = info
