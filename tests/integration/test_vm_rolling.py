@@ -321,23 +321,35 @@ def test_host_unreachable_mid_run_within_max_fail_percentage_rollout_continues(f
     assert line and "failed" in line[0] and "Reach the host" in line[0], report_lines(result)
 
 
-def test_host_unreachable_beyond_max_fail_percentage_stops_and_rolls_its_batch_back(fleet):
+def test_host_lost_mid_switch_beyond_max_fail_percentage_stops_and_rolls_its_batch_back(fleet):
     fleet.recreate()
     lost, mate, rest = fleet.names[0], fleet.names[1], fleet.names[2:]
     before = fleet.snapshot()
-    _drop_link(fleet.veth(lost))
+    results = {}
+    runner = threading.Thread(target=lambda: results.setdefault("r", run(
+        fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2, vm_rolling_max_fail_percentage=0)))
+    runner.start()
     try:
-        result = run(fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2, vm_rolling_max_fail_percentage=0)
+        deadline = time.time() + 600
+        while time.time() < deadline and fleet.current(lost) != NEW and runner.is_alive():
+            time.sleep(0.05)
+        assert fleet.current(lost) == NEW, "the first host never switched"
+        _drop_link(fleet.veth(lost))                     # mid-task: between its switch and its start
+        runner.join(900)
     finally:
         _restore_link(fleet.veth(lost))
+    result = results["r"]
 
     assert result.rc != 0
+    assert [(t, h) for t, h, r in tasks(result) if r.get("unreachable")] and \
+        {h for t, h, r in tasks(result) if r.get("unreachable")} == {lost}
     failed = {host: msg for task, host, msg in failures(result) if task == "Stop here - this host failed, or its batch did"}
-    assert sorted(failed) == [lost, mate], result
-    assert "failed at 'Reach the host'" in failed[lost]
+    assert list(failed) == [mate], result
     assert "rolled back to %s with its batch" % OLD in failed[mate]
-    assert "%s: %s failed at 'Reach the host'" % (lost, NEW) in failed[mate]   # the mate's report names the lost host
-    assert "rollout stopped" in failed[mate]
+    assert "%s: unreachable over SSH" % lost in failed[mate] and fleet.address[lost] in failed[mate]
+    assert "50.0 % failed (limit 0.0 %): rollout stopped" in failed[mate]
     assert fleet.current(mate) == OLD and fleet.app_pid(mate)
+    assert fleet.health().get(fleet.address[mate]) == "healthy"
     for host in rest:
         assert fleet.snapshot()[host] == before[host]
+    assert not [t for t, h, r in tasks(result) if h in rest and t == "Reach the host"]
