@@ -49,7 +49,7 @@ demo-vm:
 	python -m lab up
 	test -f "$(VM_INVENTORY)" || python -m lab.vmhosts up
 	ansible-playbook playbooks/vm_rolling.yml -i inventories/lab -i "$(VM_INVENTORY)" \
-		-e vm_deploy_version=$(VM_VERSION) -e vm_rolling_serial=$(VM_SERIAL)
+		-e vm_deploy_version=$(VM_VERSION) -e vm_rolling_serial=$(VM_SERIAL) -e aws_endpoint_url=http://127.0.0.1:$${LAB_AWS_PORT:-4566}
 	python -m lab status
 
 lab-up:
