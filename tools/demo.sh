@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg"
 TAG=${TAG:-v1.2.3}
-audit=${DEPLOYMENT_AUDIT_FILE:-$PWD/.lab/audit.jsonl}
+audit=${DEPLOYMENT_AUDIT_FILE:-${LAB_STATE_DIR:-$PWD/.lab}/audit.jsonl}
 
 python -m lab up
 # A demo starts from the seeded world: live slot a on v1.2.2.
@@ -16,7 +16,9 @@ sleep 5
 
 rc=0
 ANSIBLE_CALLBACKS_ENABLED=progressive.delivery.deployment_audit DEPLOYMENT_AUDIT_FILE="$audit" \
-  ansible-playbook playbooks/ecs_blue_green.yml -i inventories/lab -e "ecs_validate_image_tag=$TAG" || rc=$?
+  ansible-playbook playbooks/ecs_blue_green.yml -i inventories/lab -e "ecs_validate_image_tag=$TAG" \
+    -e "aws_endpoint_url=http://127.0.0.1:${LAB_AWS_PORT:-4566}" \
+    -e "ecs_green_deploy_smoke_base_url=http://127.0.0.1:${LAB_TEST_PORT:-19000}" || rc=$?
 
 python -m lab traffic stop >/dev/null
 echo
