@@ -1,8 +1,47 @@
+import os
+
 import pytest
 from aiosmtpd.controller import Controller
 
 from harness import MotoServer, free_port
 from receivers import Mailbox, Receiver
+
+pytest_plugins = ["ecs_e2e"]   # the ECS end-to-end `world` fixture, shared by test_ecs_blue_green*.py
+
+
+def _lab_settings_for_worker(env, worker):
+    """LAB_* settings giving pytest-xdist worker `gwN` (N >= 1) a lab of its own beside gw0's.
+
+    Derived from whatever base the environment sets (a private lab's, or the defaults), so several workers of several
+    runs stay apart: ports +30 per worker, task addresses 127.(x+10N)., VM bridge/subnet/names/inventory and the state
+    dir suffixed. gw0 keeps the base, so `pytest -n 1` and plain `pytest` use the same lab."""
+    n = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    if n == 0:
+        return {}
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    base = {"AWS_PORT": "4566", "PROD_PORT": "18080", "TEST_PORT": "19000", "VM_PORT": "18880",
+            "STATE_DIR": os.path.join(repo, ".lab"), "TASK_IP_PREFIX": "127.1.", "VM_BRIDGE": "pdlab0",
+            "VM_SUBNET": "10.213.0", "VM_PREFIX": "pdlab-vm"}
+    base.update({k[4:]: v for k, v in env.items() if k.startswith("LAB_") and k[4:] in base})
+    second = int(base["TASK_IP_PREFIX"].split(".")[1]) + 10 * n
+    octets = base["VM_SUBNET"].split(".")
+    state = "%s-gw%d" % (base["STATE_DIR"].rstrip("/"), n)
+    return {
+        "LAB_AWS_PORT": str(int(base["AWS_PORT"]) + 30 * n),
+        "LAB_PROD_PORT": str(int(base["PROD_PORT"]) + 30 * n),
+        "LAB_TEST_PORT": str(int(base["TEST_PORT"]) + 30 * n),
+        "LAB_VM_PORT": str(int(base["VM_PORT"]) + 30 * n),
+        "LAB_STATE_DIR": state,
+        "LAB_TASK_IP_PREFIX": "127.%d." % second,
+        "LAB_VM_BRIDGE": "%sw%d" % (base["VM_BRIDGE"][:6], n),
+        "LAB_VM_SUBNET": "%s.%d.%s" % (octets[0], int(octets[1]) + n, octets[2]),
+        "LAB_VM_PREFIX": "%sw%d-" % (base["VM_PREFIX"][:8], n),
+        "LAB_VM_INVENTORY": os.path.join(state, "vm_hosts.yml"),
+    }
+
+
+# Set before anything imports lab.config (it reads the environment once).
+os.environ.update(_lab_settings_for_worker(os.environ, os.environ.get("PYTEST_XDIST_WORKER", "")))
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +99,8 @@ class LabHandle:
 def lab():
     """The lab, brought up once per session (a running one is reused and left running).
 
-    VM hosts are created only when LAB_TEST_VMS=1 (they need root); the ECS world always."""
-    import os
+    VM hosts are created only when LAB_TEST_VMS=1 (they need root); the ECS world always. The VM tests build
+    their own fleet on the lab's bridge, so the suite doesn't need them."""
     import sys
     from pathlib import Path
     repo = str(Path(__file__).resolve().parents[2])
