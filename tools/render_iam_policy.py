@@ -2,7 +2,8 @@
 """Print the least-privilege IAM policy of the ECS blue-green flow as JSON.
 
 Rendered from the one list in plugins/module_utils/iam_actions.py (the list iam_preflight
-simulates), e.g. `python tools/render_iam_policy.py > docs/iam-policy.json`.
+simulates). `python tools/render_iam_policy.py --write docs/iam-policy.json` refreshes the committed
+policy; `--check docs/iam-policy.json` exits 1 when it has drifted from the list.
 Options: --resource ARN (repeatable; default "*").
 """
 import argparse
@@ -22,14 +23,31 @@ def load_iam_actions():
     return module
 
 
+def render(resources=None):
+    """The policy document as the text written to docs/iam-policy.json."""
+    document = load_iam_actions().policy_document(resources=resources or "*")
+    return json.dumps(document, indent=2) + "\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resource", action="append", help="resource ARN the statements apply to (default *)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--write", metavar="PATH", help="write the policy to PATH instead of printing it")
+    target.add_argument("--check", metavar="PATH", help="exit 1 when PATH differs from the rendered policy")
     args = parser.parse_args(argv)
-    iam_actions = load_iam_actions()
-    document = iam_actions.policy_document(resources=args.resource or "*")
-    json.dump(document, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    text = render(args.resource)
+    if args.write:
+        Path(args.write).write_text(text, encoding="utf-8")
+        return 0
+    if args.check:
+        path = Path(args.check)
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current != text:
+            sys.stderr.write("%s is out of date: run python tools/render_iam_policy.py --write %s\n" % (path, path))
+            return 1
+        return 0
+    sys.stdout.write(text)
     return 0
 
 

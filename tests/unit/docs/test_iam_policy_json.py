@@ -1,0 +1,64 @@
+"""docs/iam-policy.json is what tools/render_iam_policy.py renders from the list iam_preflight checks."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
+
+REPO = Path(__file__).resolve().parents[3]
+POLICY = REPO / "docs" / "iam-policy.json"
+RENDERER = REPO / "tools" / "render_iam_policy.py"
+
+
+def run_renderer(*args):
+    return subprocess.run([sys.executable, str(RENDERER)] + list(args), capture_output=True, text=True,
+                          cwd=str(REPO), timeout=60)
+
+
+def granted_actions(document):
+    return {action for statement in document["Statement"] if statement["Effect"] == "Allow"
+            for action in statement["Action"]}
+
+
+def test_committed_policy_is_what_the_renderer_produces():
+    rendered = run_renderer()
+    assert rendered.returncode == 0, rendered.stderr
+    assert POLICY.read_text(encoding="utf-8") == rendered.stdout, (
+        "docs/iam-policy.json has drifted from plugins/module_utils/iam_actions.py: "
+        "run python tools/render_iam_policy.py --write docs/iam-policy.json")
+
+
+def test_committed_policy_grants_every_action_iam_preflight_checks_and_nothing_else():
+    document = json.loads(POLICY.read_text(encoding="utf-8"))
+    assert document["Version"] == "2012-10-17"
+    assert granted_actions(document) == set(iam_actions.required_actions())
+    assert not any("*" in action for action in granted_actions(document))
+    pass_role = [s for s in document["Statement"] if "iam:PassRole" in s["Action"]]
+    assert pass_role == [dict(pass_role[0], Condition=iam_actions.PASS_ROLE_CONDITION)]
+    assert pass_role[0]["Action"] == ["iam:PassRole"]
+
+
+def test_write_then_check_round_trip(tmp_path):
+    target = tmp_path / "policy.json"
+    assert run_renderer("--write", str(target)).returncode == 0
+    assert target.read_text(encoding="utf-8") == POLICY.read_text(encoding="utf-8")
+    assert run_renderer("--check", str(target)).returncode == 0
+
+
+def test_check_fails_on_a_policy_missing_an_action(tmp_path):
+    document = json.loads(POLICY.read_text(encoding="utf-8"))
+    document["Statement"][0]["Action"].pop()
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    checked = run_renderer("--check", str(stale))
+    assert checked.returncode == 1
+    assert "out of date" in checked.stderr and "--write" in checked.stderr
+    assert run_renderer("--check", str(tmp_path / "absent.json")).returncode == 1
+
+
+def test_resource_option_scopes_every_statement():
+    arn = "arn:aws:ecs:eu-west-1:123456789012:service/prod/*"
+    rendered = run_renderer("--resource", arn)
+    assert rendered.returncode == 0
+    assert {s["Resource"] for s in json.loads(rendered.stdout)["Statement"]} == {arn}
