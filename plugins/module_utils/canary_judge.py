@@ -306,6 +306,54 @@ def evaluate(specs, data, look=1, looks=1, alpha=0.01, spent=None, spending="obr
             "look": look, "looks": looks}
 
 
+MAX_PERIOD_POINTS = 1440  # a day of minutes; older points are dropped first
+
+
+def period_series(specs, data):
+    """Per metric, every period's live and candidate value the look judged, oldest first.
+
+    Returns [{name, kind, metric_name, stat, direction, points: [{time, live, candidate, ...}]}] where
+    for a proportion a point's live / candidate is the period's events / trials (None without trials)
+    and it also carries live_events, live_trials, candidate_events, candidate_trials (a period with
+    trials and no events datapoint counted zero events, as `_sums` does); for samples it is the
+    period's value (None when that side has none).
+    """
+    out = []
+    for spec in specs:
+        sides = data.get(spec["name"], {})
+        live, cand = sides.get("live", {}), sides.get("candidate", {})
+        points = []
+        if spec["kind"] == PROPORTION:
+            stamps = set()
+            for side in (live, cand):
+                stamps.update(side.get("n", {}))
+                stamps.update(side.get("d", {}))
+            for stamp in sorted(stamps):
+                point = {"time": _iso_text(stamp)}
+                for name, side in (("live", live), ("candidate", cand)):
+                    events = side.get("n", {}).get(stamp)
+                    trials = side.get("d", {}).get(stamp)
+                    if events is None and trials is not None:
+                        events = 0.0
+                    point[name] = events / trials if events is not None and trials else None
+                    point[name + "_events"] = events
+                    point[name + "_trials"] = trials
+                points.append(point)
+        else:
+            live_n, cand_n = live.get("n", {}), cand.get("n", {})
+            for stamp in sorted(set(live_n) | set(cand_n)):
+                points.append({"time": _iso_text(stamp), "live": live_n.get(stamp), "candidate": cand_n.get(stamp)})
+        out.append({"name": spec["name"], "kind": spec["kind"], "metric_name": spec["metric_name"],
+                    "stat": spec["stat"], "direction": spec["direction"], "points": points[-MAX_PERIOD_POINTS:]})
+    return out
+
+
+def _iso_text(stamp):
+    """collect()'s timestamp keys (isoformat, +00:00) as 2026-11-26T10:00:00Z."""
+    text = str(stamp)
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def _sums(side):
     numerator = side.get("n", {})
     denominator = side.get("d", {})

@@ -365,6 +365,41 @@ window:
     end:
       description: UTC end.
       type: str
+periods:
+  description:
+    - Per metric, the live and candidate value of every period in the deciding look's window, oldest first - the data the
+      verdicts were made from, for charts and reports.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Metric name, as in RV(metrics[].name).
+      type: str
+    kind:
+      description: C(proportion) or C(samples).
+      type: str
+    metric_name:
+      description: CloudWatch metric name (the events of a proportion).
+      type: str
+    stat:
+      description: CloudWatch statistic.
+      type: str
+    direction:
+      description: Which way is worse.
+      type: str
+    points:
+      description:
+        - One per period with data on either side. C(time) (UTC start of the period), C(live) and C(candidate) -
+          the period's events / trials for a proportion (null without trials), the period's value for samples
+          (null when that side has none).
+        - Proportions also carry C(live_events), C(live_trials), C(candidate_events) and C(candidate_trials); a period
+          with trials and no events datapoint counts zero events.
+      type: list
+      elements: dict
+  sample: [{"name": "error_rate", "kind": "proportion", "metric_name": "HTTPCode_Target_5XX_Count", "stat": "Sum",
+            "direction": "higher_is_worse", "points": [{"time": "2026-11-26T10:00:00Z", "live": 0.002, "candidate": 0.0,
+            "live_events": 2.0, "live_trials": 1000.0, "candidate_events": 0.0, "candidate_trials": 110.0}]}]
 mde:
   description: Minimum detectable effect ratio per metric name (see RV(metrics[].mde_ratio)).
   returned: always
@@ -538,9 +573,11 @@ def main():
                                       ScanBy="TimestampAscending")
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             module.fail_json_aws(e, msg="Failed to get metric data for %s" % ", ".join(s["name"] for s in specs))
-        outcome = judge.evaluate(specs, judge.collect(results, index), look=look, looks=looks, alpha=params["alpha"],
+        data = judge.collect(results, index)
+        outcome = judge.evaluate(specs, data, look=look, looks=looks, alpha=params["alpha"],
                                  spent=spent, spending=params["spending"], power=params["power"],
                                  pass_score=params["pass_score"], marginal_score=params["marginal_score"])
+        outcome["periods"] = judge.period_series(specs, data)
         outcome["window"] = {"start": judge.iso(start), "end": judge.iso(end)}
         outcome["decided_at"] = judge.iso(time.time())
         return outcome
@@ -584,6 +621,7 @@ def main():
         elapsed=elapsed,
         window=outcome["window"],
         alpha=params["alpha"],
+        periods=outcome["periods"],
         summary=judge.summarize(outcome, elapsed=elapsed, early=early),
     )
 

@@ -85,6 +85,12 @@ def test_clearly_higher_5xx_rate_fails(moto):
     assert res["score"] == 50.0
     assert "error_rate fail" in res["summary"]
     assert res["looks"] == 1 and res["planned_looks"] == 1
+    # The per-period values the verdict was made from, for charts.
+    periods = dict((p["name"], p["points"]) for p in res["periods"])
+    assert len(periods["error_rate"]) == MINUTES and len(periods["latency_p95"]) == MINUTES
+    assert sum(p["candidate_events"] for p in periods["error_rate"]) == 301
+    assert periods["error_rate"][0]["candidate"] == pytest.approx(0.030)
+    assert periods["error_rate"][0]["time"].endswith("Z")
 
 
 def test_clearly_higher_latency_fails(moto):

@@ -179,3 +179,32 @@ def test_time_parsing_and_windows():
     assert judge.iso(now) == "2025-11-26T10:00:00Z"
     assert judge.period_error(60) is None and judge.period_error(10) is None and judge.period_error(300) is None
     assert "multiple of 60" in judge.period_error(45)
+
+
+def test_period_series_gives_every_period_judged_per_side():
+    data = alb_data([1000, 1000, 500], [2, 0, 5], [100, 0, 50], [0, 0, 4], [0.1, 0.2, 0.3], [0.15, 0.25])
+    # ALB publishes no 5xx datapoint in a period without 5xx: drop the zeros, as CloudWatch would.
+    for side in ("live", "candidate"):
+        series_n = data["error_rate"][side]["n"]
+        for stamp in [k for k, v in series_n.items() if v == 0]:
+            del series_n[stamp]
+    del data["error_rate"]["candidate"]["d"]["2026-11-26T10:01:00+00:00"]
+    periods = {p["name"]: p for p in judge.period_series(alb_specs(), data)}
+
+    errors = periods["error_rate"]
+    assert errors["kind"] == "proportion" and errors["metric_name"] == "HTTPCode_Target_5XX_Count"
+    assert [p["time"] for p in errors["points"]] == ["2026-11-26T10:00:00Z", "2026-11-26T10:01:00Z", "2026-11-26T10:02:00Z"]
+    first, second, third = errors["points"]
+    assert first["live"] == pytest.approx(0.002) and first["candidate"] == 0.0
+    assert first["candidate_events"] == 0.0 and first["candidate_trials"] == 100.0
+    assert second["live"] == 0.0 and second["live_events"] == 0.0 and second["live_trials"] == 1000.0
+    assert second["candidate"] is None and second["candidate_trials"] is None
+    assert third["candidate"] == pytest.approx(0.08) and third["live"] == pytest.approx(0.01)
+    # The per-period events and trials add up to what the table judged.
+    row = {r["name"]: r for r in judge.evaluate(alb_specs(), data)["metrics"]}["error_rate"]
+    assert sum(p["candidate_trials"] or 0 for p in errors["points"]) == row["candidate_count"]
+
+    latency = periods["latency_p95"]
+    assert latency["kind"] == "samples" and latency["stat"] == "p95"
+    assert [(p["live"], p["candidate"]) for p in latency["points"]] == [(0.1, 0.15), (0.2, 0.25), (0.3, None)]
+    assert judge.period_series(alb_specs(), {})[0]["points"] == []
