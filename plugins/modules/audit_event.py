@@ -12,7 +12,9 @@ description:
   - Hands a record of one deployment step (phase, decision, the metrics behind it, anything else given) to the
     M(progressive.delivery.deployment_audit) callback, which writes it as a JSON line (and optionally to CloudWatch Logs)
     with the time, execution id and who ran it.
-  - Also sets the fact C(deployment_audit_event) to the record. Changes nothing anywhere else.
+  - Also sets the fact C(deployment_audit_event) to the record, and appends the record with its C(time) (UTC) to the
+    fact C(deployment_audit_trail) (the run's records so far, the last 500 kept; the deployment report draws its
+    timeline from it). Changes nothing anywhere else.
   - An action that runs on the controller only.
 author:
   - progressive.delivery maintainers (@progressive-delivery)
@@ -60,4 +62,16 @@ deployment_audit_event:
   description: The record as given.
   returned: always
   type: dict
+ansible_facts:
+  description: Facts set.
+  returned: always
+  type: dict
+  contains:
+    deployment_audit_event:
+      description: The record as given.
+      type: dict
+    deployment_audit_trail:
+      description: Every record of this run so far (the last 500), oldest first, each with C(time) (UTC, ISO 8601).
+      type: list
+      elements: dict
 """
