@@ -1,0 +1,86 @@
+"""The approval prompt of playbooks/ecs_blue_green.yml outside AWX (ecs_bg_require_approval, issue 7).
+
+An operator at a terminal sees the plan and answers; anything but "yes" stops the run after validation with nothing
+changed and the lock it took released. The prompt is driven through a real pseudo-terminal (ansible's pause reads the
+controlling terminal), with bounded reads.
+"""
+import json
+import os
+import pty
+import re
+import select
+import time
+
+import pytest
+
+from ecs_e2e import INVENTORY, PLAYBOOK, World
+from harness import AWS_ENV, REPO, VENV_BIN
+
+pytestmark = pytest.mark.lab
+
+PROMPT = "Type yes to deploy"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run_on_terminal(args, env, answer, timeout=300):
+    """Run ansible-playbook on a new pseudo-terminal; type `answer` when the approval prompt shows.
+
+    Returns (exit status, everything the terminal showed, whether the prompt was seen)."""
+    pid, fd = pty.fork()
+    if pid == 0:   # child: the pty is its controlling terminal, stdin and stdout
+        try:
+            os.chdir(str(REPO))
+            os.execve(str(VENV_BIN / "ansible-playbook"), [str(VENV_BIN / "ansible-playbook")] + args, env)
+        finally:
+            os._exit(127)
+    shown, prompted, deadline = b"", False, time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:   # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if not prompted and PROMPT.encode() in shown:
+                prompted = True
+                os.write(fd, answer.encode() + b"\r")
+        else:
+            os.kill(pid, 9)
+            pytest.fail("ansible-playbook still running after %ss:\n%s" % (timeout, shown.decode(errors="replace")[-4000:]))
+    finally:
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), ANSI.sub("", shown.decode(errors="replace")), prompted
+
+
+def test_answer_no_at_the_prompt_stops_after_validation_with_nothing_changed(lab_world, tmp_path):
+    world = World(lab_world, tmp_path, traffic=None)
+    before = world.snapshot()
+    extra = dict(world.lab_vars(), ecs_validate_image_tag="v1.2.3", ecs_bg_require_approval=True)
+    env = dict(os.environ, **AWS_ENV)
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               PATH="%s:%s" % (VENV_BIN, os.environ.get("PATH", "")))
+    rc, shown, prompted = run_on_terminal([str(PLAYBOOK), "-i", str(INVENTORY), "-e", json.dumps(extra)], env, "no")
+
+    assert prompted, shown[-4000:]
+    plan = shown[shown.index("Deploy myapp v1.2.3"):shown.index(PROMPT)]
+    assert world.digest_of_tag("v1.2.3") in plan and "slot b beside live slot a" in plan, plan
+    assert "traffic steps 10 -> 50 -> 100 %" in plan, plan
+    assert rc == 2, shown[-4000:]
+    assert 'not approved (answer "no", yes needed): nothing changed' in shown, shown[-4000:]
+    assert "Green - new revision" not in shown and "Roll back" not in shown
+    assert world.snapshot() == before   # weights, revisions, desired counts, task definitions, and no lock
+
+
+def test_without_a_terminal_to_answer_on_nothing_is_deployed(lab_world, tmp_path):
+    world = World(lab_world, tmp_path, traffic=None)
+    before = world.snapshot()
+    result = world.deploy("v1.2.3", ecs_bg_require_approval=True)
+    assert result.rc != 0
+    assert "not approved" in json.dumps(result.failures()), result.failures()
+    assert world.snapshot() == before
