@@ -1,0 +1,56 @@
+"""The ecs_traffic_shift role on its own against bare moto: how it spends the step's false-fail budget.
+
+Bare moto publishes no ALB metrics, so every watch is `inconclusive` at once: the `extend` policy then always
+takes its extra watch, which is what these tests need to see.
+"""
+import pytest
+
+from aws_world import blue_green
+from harness import localhost_play, run_playbook
+
+
+def run_one_step(moto, world, policy, alpha=0.01):
+    plan = {
+        "execution_id": "test-budget",
+        "cluster": "prod-ecs-cluster",
+        "listener_arn": world["listener"]["ListenerArn"],
+        "load_balancer_dimension": world["lb"]["LoadBalancerArn"].split(":loadbalancer/")[1],
+        "live": {"service_name": "myapp-a", "target_group_arn": world["target_groups"]["a"]},
+        "candidate": {"service_name": "myapp-b", "target_group_arn": world["target_groups"]["b"]},
+        "candidate_percent": 0,
+        "desired_count": 2,
+        "steps": [{"percent": 10, "watch_seconds": 0}],
+    }
+    play = localhost_play([{"name": "Shift", "ansible.builtin.include_role": {"name": "progressive.delivery.ecs_traffic_shift"}}],
+                          moto.url, vars={
+                              "ecs_traffic_shift_plan": plan,
+                              "ecs_traffic_shift_deployment": {"service": "myapp", "image_tag": "v1.2.3"},
+                              "ecs_traffic_shift_period": 5,
+                              "ecs_traffic_shift_min_healthy_targets": 0,
+                              "ecs_traffic_shift_alpha": alpha,
+                              "ecs_traffic_shift_inconclusive_policy": policy,
+                              "ecs_traffic_shift_inconclusive_fallback": "proceed",
+                          })
+    result = run_playbook(play)
+    assert result.rc == 0, result
+    return result
+
+
+def compare_levels(result):
+    """Per cw_compare call of the step, the significance level each metric was tested at."""
+    return [{m["name"]: m["level"] for m in res["metrics"]}
+            for name, host, res in result.tasks() if name.split(" : ")[-1].startswith("Compare candidate against live, watching")
+            and not res.get("skipped")]
+
+
+@pytest.mark.parametrize("policy", ["proceed", "extend"])
+def test_a_step_never_spends_more_than_its_alpha_over_its_watches(moto, policy):
+    world = blue_green(moto)
+    result = run_one_step(moto, world, policy)
+    calls = compare_levels(result)
+    assert len(calls) == (2 if policy == "extend" else 1), calls
+    metrics = calls[0].keys()
+    assert metrics, calls
+    spent = sum(sum(call.values()) for call in calls)
+    assert spent == pytest.approx(0.01), calls
+    assert result.task("Settle the step's decision")["ansible_facts"]["ecs_traffic_shift_decision"] == "proceed"
