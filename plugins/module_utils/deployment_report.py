@@ -159,6 +159,17 @@ def fmt_value(value, proportion=False, unit=""):
     return "%.4g" % value
 
 
+def axis_label(value, proportion=False, unit=""):
+    """A short axis label: 0.0025 -> '0.25 %' for proportions, milliseconds for seconds, '%g' otherwise."""
+    if proportion:
+        return "%g %%" % round(value * 100.0, 4)
+    if unit == "s":
+        return "%g ms" % round(value * 1000.0, 3)
+    if unit == "%":
+        return "%g %%" % round(value, 3)
+    return "%g" % round(value, 4)
+
+
 def fmt_change(value):
     value = number(value)
     return "-" if value is None else "%+.1f %%" % (value * 100.0)
@@ -305,10 +316,11 @@ def _nice_max(value):
     return 10 * magnitude
 
 
-def line_chart(title, series, y_format, width=CHART_WIDTH, height=CHART_HEIGHT, step=False, y_max=None):
+def line_chart(title, series, y_format, width=CHART_WIDTH, height=CHART_HEIGHT, step=False, y_max=None, floor_max=1.0):
     """An SVG chart. series: [(label, color, [(epoch, value or None)])]; gaps break the line.
 
-    step=True draws each value flat until the next point (weights over time).
+    step=True draws each value flat until the next point (weights over time). The y axis runs from 0 to a
+    round number above the largest value (y_max when given), at least floor_max.
     """
     left, right, top, bottom = 64, 12, 42, 34
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -327,7 +339,8 @@ def line_chart(title, series, y_format, width=CHART_WIDTH, height=CHART_HEIGHT, 
     t_lo, t_hi = min(times), max(times)
     if t_hi == t_lo:
         t_lo, t_hi = t_lo - 30, t_hi + 30
-    v_hi = _nice_max(max(values) if y_max is None else y_max)
+    top_value = max(values) if y_max is None else y_max
+    v_hi = _nice_max(top_value) if top_value > 0 else floor_max
     for i in range(5):
         value = v_hi * i / 4.0
         y = _scale(value, 0, v_hi, top + plot_h, top)
@@ -462,12 +475,13 @@ def step_charts(step):
                                        text(periods.get("stat"), ""))
         charts.append(line_chart(title, [("live", LIVE_COLOR, _series(points, "live")),
                                          ("candidate", CANDIDATE_COLOR, _series(points, "candidate"))],
-                                 lambda v, p=proportion, u=unit: fmt_value(v, p, u)))
+                                 lambda v, p=proportion, u=unit: axis_label(v, p, u),
+                                 floor_max=0.01 if proportion else 1.0))
         if proportion:
             charts.append(line_chart("%s at %s %%: requests per period" % (name, fmt_value(step.get("percent"))),
                                      [("live", LIVE_COLOR, _series(points, "live_trials")),
                                       ("candidate", CANDIDATE_COLOR, _series(points, "candidate_trials"))],
-                                     lambda v: fmt_value(round(v))))
+                                     axis_label))
     return charts
 
 

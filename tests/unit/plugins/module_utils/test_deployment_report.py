@@ -158,6 +158,18 @@ def test_chart_breaks_the_line_at_missing_periods_and_draws_a_single_point():
     assert Page(chart).errors == []
 
 
+def test_an_all_zero_error_rate_is_drawn_on_a_one_percent_axis_not_a_hundred():
+    record, _ = deployment()
+    periods = record["steps"][0]["periods"][0]
+    for point in periods["points"]:
+        point["live"] = point["candidate"] = 0.0
+    chart = report.step_charts({"percent": 10, "periods": [periods]})[0]
+    labels = re.findall(r'text-anchor="end">([^<]*)</text>', chart)
+    assert labels[:5] == ["0 %", "0.25 %", "0.5 %", "0.75 %", "1 %"]
+    latency = report.step_charts(record["steps"][0])[2]
+    assert re.findall(r'text-anchor="end">([^<]*)</text>', latency)[4] == "100 ms"
+
+
 def test_formatting():
     assert report.fmt_value(0.0018, proportion=True) == "0.180 %"
     assert report.fmt_value(0.0512, unit="s") == "51.2 ms"
