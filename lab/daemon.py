@@ -8,7 +8,7 @@ Besides the AWS APIs the endpoint answers:
   POST /lab-api/shutdown   stop everything and exit
   POST /moto-api/reset     (moto's own) also stops every task and forgets target health
 Every AWS request is logged as a JSON line to STATE_DIR/api-requests.jsonl (time, service, action, status,
-duration, user agent). The daemon stops by itself after LAB_MAX_LIFETIME seconds (default 4 h).
+duration, user agent, access key id). The daemon stops by itself after LAB_MAX_LIFETIME seconds (default 4 h).
 """
 import io
 import json
@@ -28,6 +28,7 @@ LOG = logging.getLogger("lab.daemon")
 MAX_LIFETIME_S = int(os.environ.get("LAB_MAX_LIFETIME", 4 * 3600))
 REQUEST_LOG_MAX_BYTES = 200 * 1024 * 1024
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+ACCESS_KEY = re.compile(r"Credential=([^/\s,]+)/")
 
 
 def state_path(name):
@@ -59,6 +60,13 @@ def request_identity(environ, body):
     if not action:
         action = "%s %s" % (environ.get("REQUEST_METHOD", "?"), path)
     return service or ("moto-api" if path.startswith("/moto-api") else "unknown"), action
+
+
+def request_access_key(environ):
+    """The access key id a request is signed with ("" when unsigned): tells apart several callers sharing a lab
+    (each with its own dummy key), e.g. a benchmark's playbook run from a test's beside it."""
+    match = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else ""
 
 
 class LabApp:
@@ -136,7 +144,7 @@ class LabApp:
                 self._log({"t": round(started, 3), "service": service, "action": action,
                            "status": int(status_holder.get("status", 0) or 0),
                            "ms": round(1000 * (time.time() - started), 1),
-                           "ua": environ.get("HTTP_USER_AGENT", "")})
+                           "ua": environ.get("HTTP_USER_AGENT", ""), "key": request_access_key(environ)})
             except OSError:
                 pass
 

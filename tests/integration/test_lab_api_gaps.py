@@ -164,6 +164,17 @@ def test_every_api_request_is_logged(lab):
     assert mine and mine[-1]["service"] == "sts" and mine[-1]["status"] == 200 and "Boto3" in mine[-1]["ua"]
 
 
+def test_api_request_log_names_the_access_key_so_callers_can_be_told_apart(lab):
+    import boto3
+    sts = boto3.client("sts", endpoint_url=lab.endpoint, region_name=lab.region, aws_access_key_id="labkeycheck42",
+                       aws_secret_access_key="testing")
+    sts.get_caller_identity()
+    log = Path(lab.state_dir) / "api-requests.jsonl"
+    last = [json.loads(line) for line in log.read_text().splitlines()[-50:]]
+    mine = [r for r in last if r["action"] == "GetCallerIdentity" and r.get("key") == "labkeycheck42"]
+    assert mine and mine[-1]["service"] == "sts"
+
+
 def test_seeded_deployer_role_may_run_the_whole_flow_and_the_readonly_user_may_not(lab):
     from ansible_collections.progressive.delivery.plugins.module_utils.iam_actions import required_actions
     iam = lab.client("iam")
