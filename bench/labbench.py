@@ -12,7 +12,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,9 +142,9 @@ class LabSession:
         path = self.state_dir / "api-requests.jsonl"
         return path.stat().st_size if path.exists() else 0
 
-    def api_calls(self, since_offset, t0=None, t1=None, app_id=None):
-        """The tool's AWS requests logged after `since_offset` bytes (within [t0, t1] when given; only those of a
-        run tagged `app_id` when given, see run_env)."""
+    def api_calls(self, since_offset, t0=None, t1=None, key=None):
+        """The tool's AWS requests logged after `since_offset` bytes (within [t0, t1] when given; only those signed
+        with access key id `key` when given, see run_vars)."""
         path = self.state_dir / "api-requests.jsonl"
         out = []
         with path.open() as f:
@@ -159,16 +158,17 @@ class LabSession:
                     continue
                 if (t0 is not None and rec["t"] < t0) or (t1 is not None and rec["t"] > t1):
                     continue
-                if app_id and ("app/%s" % app_id) not in rec.get("ua", ""):
+                if key and rec.get("key") != key:
                     continue
                 out.append(rec)
         return out
 
 
-def run_env(app_id):
-    """Environment for a playbook run whose AWS calls carry `app/<app_id>` in their user agent (botocore reads
-    AWS_SDK_UA_APP_ID), so its calls can be told from anyone else's on the same lab."""
-    return {"AWS_SDK_UA_APP_ID": app_id}
+def run_vars(key):
+    """Extra vars giving a playbook run its own dummy access key id: the lab logs each request's key, so the run's
+    calls are told from everyone else's on the same lab (other runs, the lab's data plane). (The user agent cannot
+    carry a tag: AnsibleAWSModule sets its own, dropping botocore's AWS_SDK_UA_APP_ID.)"""
+    return {"aws_access_key": key}
 
 
 def count_calls(records):

@@ -11,8 +11,8 @@ at 0 (extra vars), under light traffic (--rps, default 20) so the comparison has
   ECS + the target group's health checks take in this lab), then back to 0;
 - the tool's time beyond the lab's waits = playbook wall time - the rollout wait task (the lab's rollout) - the
   configured waits (0 here);
-- the AWS API calls the run made (STATE_DIR/api-requests.jsonl, the lab data plane's and the bench's own removed) by
-  service and operation, against MINIMUM_CALLS below.
+- the AWS API calls the run made (STATE_DIR/api-requests.jsonl: the requests signed with the run's own dummy access
+  key) by service and operation, against MINIMUM_CALLS below.
 
     python bench/overhead.py [--runs N] [--rps R] [--quick] [--keep-lab] [--update-readme]
 """
@@ -72,36 +72,46 @@ def minimum_by_call():
     return out
 
 
+NOTIFY = "notifications (start, each step, end; no channel configured)"
+REPORT = "summary and report"
+
+
 def phase_of(name, current):
     """Phase of a task, from its role and name (role tasks are reported as '<role> : <task>')."""
     role = name.split(" : ", 1)[0] if " : " in name else ""
     role = role.rsplit(".", 1)[-1]
-    if role == "ecs_validate":
+    if role == "ecs_validate" or name.startswith("Validate - "):
         return "validate"
-    if role == "ecs_green_deploy":
+    if role == "ecs_green_deploy" or name.startswith("Green - "):
         if "Wait for the candidate" in name:
             return "green: rollout wait (lab's ECS + health checks)"
         if "test listener" in name or "Smoke" in name:
             return "smoke (test listener, HTTP checks)"
-        return "green: task definition, service"
-    if role == "ecs_traffic_shift":
+        return "green: task definition, tags, service"
+    if role == "ecs_traffic_shift" or name.startswith("Shift - "):
         if "Send production traffic to the candidate - " in name:
             return "shift %s" % name.rsplit(" - ", 1)[1].strip()
         return current if current.startswith("shift") else "shift (prepare)"
-    if role == "deploy_notify":
-        return current if current.startswith("shift") else "notify"
-    if role == "ecs_cleanup":
+    if role == "deploy_notify" or name.startswith(("Announce the deployment", "Tell everyone")):
+        return NOTIFY
+    if role == "ecs_cleanup" or name.startswith("Cleanup - "):
         return "cleanup"
-    return "playbook (other tasks)"
+    if "summary" in name.lower() or "report" in name.lower() or name.startswith("Note the end"):
+        return REPORT
+    return "playbook's own tasks (facts, includes)"
 
 
 def phases(timings):
     """[(phase, seconds)] in run order, from task_timings(); consecutive tasks of a phase summed."""
-    out, current = [], ""
+    out, current, step = [], "", ""
     for name, _host, start, end, _res in timings:
         if start is None or end is None:
             continue
-        current = phase_of(name, current)
+        current = phase_of(name, step)
+        if current.startswith("shift"):
+            step = current
+        elif current not in (NOTIFY, "playbook's own tasks (facts, includes)"):
+            step = ""
         if out and out[-1][0] == current:
             out[-1][1] += end - start
         else:
@@ -172,15 +182,15 @@ def one_run(lab, rps, workdir, index):
     offset = lab.api_log_offset()
     load_before = labbench.load()
     started = time.time()
-    app_id = "pd-bench-overhead-%d-%d" % (os.getpid(), index)
+    key = "pdbenchoverhead%d%d" % (os.getpid(), index)
     result = labbench.run_playbook(labbench.ECS_PLAYBOOK, inventory=labbench.INVENTORY, timeout=900,
-                                   env=labbench.run_env(app_id),
-                                   extra_vars=dict(lab.lab_vars(), ecs_validate_image_tag=tag, **ZERO_WATCH))
+                                   extra_vars=dict(lab.lab_vars(), ecs_validate_image_tag=tag, **labbench.run_vars(key),
+                                                   **ZERO_WATCH))
     wall = time.time() - started
     if traffic:
         traffic.stop()
     time.sleep(0.5)   # the request log is written as each request ends
-    calls, total = labbench.count_calls(lab.api_calls(offset, started, started + wall, app_id=app_id))
+    calls, total = labbench.count_calls(lab.api_calls(offset, started, started + wall, key=key))
     timings = labbench.task_timings(result)
     in_tasks = sum(end - start for _n, _h, start, end, _r in timings if start and end)
     per_phase = phases(timings)
@@ -189,7 +199,9 @@ def one_run(lab, rps, workdir, index):
            "load_average_after": labbench.load(), "phases": per_phase,
            "between_tasks_s": round(wall - in_tasks, 1), "tasks": len(timings),
            "rollout_wait_s": round(rollout_wait, 1), "beyond_lab_waits_s": round(wall - rollout_wait, 1),
-           "api_calls": calls, "api_calls_total": total,
+           "api_calls": calls, "api_calls_total": total, "key": key,
+           "timings": [(name, round(start - started, 2), round(end - started, 2))
+                       for name, _h, start, end, _r in timings if start and end],
            "failures": result.failures()[:3] if result.rc else []}
     return run
 

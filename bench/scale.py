@@ -10,7 +10,7 @@ app for its test listener (the smoke test's target; production traffic is not ne
 `ansible-playbook playbooks/ecs_blue_green.yml` run deploys v1.2.3 to all N: an inventory group with one host per app
 (connection local, `deploy_controller` = that group, forks = N), every watch and the hold at 0 (as overhead.py).
 Reported per N: total wall time, hosts ok, the AWS API calls of the run (total and per app), load average.
-The lab is reset before each N (the bench apps go with it).
+Each N has its own apps; they stay in the lab (at rest, on v1.2.3) until its next reset.
 
 VM: a fresh fleet of H namespace hosts (lab/vmhosts.py VmFleet on this lab's bridge, v1.2.2), then one
 `playbooks/vm_rolling.yml` run to v1.2.3 per batch size (--serial, default 5 and 25 %), forks = --vm-forks.
@@ -40,7 +40,9 @@ GROUP = "bench_apps"
 
 
 def app_names(n):
-    return ["bench%02d" % i for i in range(1, n + 1)]
+    """Names of the apps of the N-service measurement: each N its own (b05x01..b05x05), so no lab reset is needed
+    between measurements (a reset would also take the VM hosts' target group away from a VM run on the same lab)."""
+    return ["b%02dx%02d" % (n, i) for i in range(1, n + 1)]
 
 
 def create_apps(lab, names, desired):
@@ -124,8 +126,9 @@ def start_test_listeners(lab, names, refresh_s):
 
 
 def ecs_one(lab, n, desired, refresh_s, workdir):
-    lab.reset()
     names = app_names(n)
+    if lab.client("ecs").describe_services(cluster=config.CLUSTER, services=["%s-a" % names[0]])["services"]:
+        lab.reset()   # this N's apps exist already (an earlier run): start from the seeded world
     t0 = time.time()
     create_apps(lab, names, desired)
     ready = wait_live_healthy(lab, names, desired)
@@ -142,19 +145,19 @@ def ecs_one(lab, n, desired, refresh_s, workdir):
         offset = lab.api_log_offset()
         load_before = labbench.load()
         started = time.time()
-        app_id = "pd-bench-scale-%d-%d" % (os.getpid(), n)
+        key = "pdbenchscale%d%d" % (os.getpid(), n)
         result = labbench.run_playbook(
-            labbench.ECS_PLAYBOOK, inventory=labbench.INVENTORY, timeout=1800, env=labbench.run_env(app_id),
+            labbench.ECS_PLAYBOOK, inventory=labbench.INVENTORY, timeout=1800,
             args=("-i", str(inventory), "--forks", str(max(n, 5))),
             extra_vars=dict(aws_endpoint_url=lab.endpoint, deploy_controller=GROUP, ecs_validate_image_tag="v1.2.3",
-                            **ZERO_WATCH))
+                            **labbench.run_vars(key), **ZERO_WATCH))
         wall = time.time() - started
         load_after = labbench.load()
     finally:
         for plane in planes:
             plane.stop(timeout=3)
     time.sleep(0.5)
-    calls, total = labbench.count_calls(lab.api_calls(offset, started, started + wall, app_id=app_id))
+    calls, total = labbench.count_calls(lab.api_calls(offset, started, started + wall, key=key))
     stats = result.stats
     ok = [h for h in names if stats.get(h, {}).get("failures", 1) == 0 and stats.get(h, {}).get("unreachable", 1) == 0]
     weights_ok = sum(lab.prod_weights(app=app).get("b") == 100 for app in names)
@@ -274,13 +277,33 @@ def main(argv=None):
         raise SystemExit("--desired within 1..4, --vm-forks within 1..50")
     load_start = labbench.load()
     doc = {"ecs": [], "vm": []}
+    out = Path(args.out)
+    previous = {}
+    if (args.skip_ecs or args.skip_vm) and out.exists():
+        try:
+            previous = json.loads(out.read_text())
+        except ValueError:
+            previous = {}
+
+    def finish():
+        """Meta, carried-over parts, JSON; called after every measurement so an interrupted run keeps its figures."""
+        doc["meta"] = {"date": labbench.now_utc(), "machine": labbench.machine(), "load_start": load_start,
+                       "load_end": labbench.load(), "desired": args.desired, "vm_forks": args.vm_forks,
+                       "alb_refresh_s": args.alb_refresh}
+        for part, skipped in (("ecs", args.skip_ecs), ("vm", args.skip_vm)):
+            if skipped and previous.get(part):
+                doc[part] = previous[part]
+                doc["meta"]["%s_from" % part] = previous.get("meta", {}).get("%s_from" % part) or \
+                    previous.get("meta", {}).get("date")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1, default=str))
     with labbench.LabSession(keep=args.keep_lab) as lab, tempfile.TemporaryDirectory(prefix="pd-bench-scale-") as work:
         if not args.skip_ecs:
             for n in services:
                 r = ecs_one(lab, n, args.desired, args.alb_refresh, work)
                 doc["ecs"].append(r)
+                finish()
                 print("ECS %d services: %s" % (n, {k: v for k, v in r.items() if k != "api_calls"}))
-            lab.reset()
         if not args.skip_vm:
             from lab import vmhosts
             from lab.__main__ import vm_fleet_args
@@ -293,27 +316,13 @@ def main(argv=None):
                         except Exception as e:   # e.g. no root / sshd: say so, keep the other figures
                             r = {"hosts": h, "serial": serial, "error": str(e)[:200]}
                         doc["vm"].append(r)
+                        finish()
                         print("VM %d hosts, serial %s: %s" % (h, serial, r))
             finally:
                 fleet.destroy()
-    doc["meta"] = {"date": labbench.now_utc(), "machine": labbench.machine(), "load_start": load_start,
-                   "load_end": labbench.load(), "desired": args.desired, "vm_forks": args.vm_forks,
-                   "alb_refresh_s": args.alb_refresh}
-    out = Path(args.out)
-    if (args.skip_ecs or args.skip_vm) and out.exists():
-        try:
-            previous = json.loads(out.read_text())
-        except ValueError:
-            previous = {}
-        for part, skipped in (("ecs", args.skip_ecs), ("vm", args.skip_vm)):
-            if skipped and previous.get(part):
-                doc[part] = previous[part]
-                doc["meta"]["%s_from" % part] = previous.get("meta", {}).get("%s_from" % part) or \
-                    previous.get("meta", {}).get("date")
+    finish()
     markdown = render_markdown(doc)
     print("\n" + markdown)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1, default=str))
     print("wrote %s" % os.path.relpath(out, os.getcwd()))
     if args.update_readme:
         labbench.update_readme_section("scale", markdown)
