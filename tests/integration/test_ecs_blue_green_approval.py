@@ -22,9 +22,11 @@ PROMPT = "Type yes to deploy"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def run_on_terminal(args, env, answer, timeout=300):
+def run_on_terminal(args, env, answer, timeout=300, retype_after=10, max_answers=5):
     """Run ansible-playbook on a new pseudo-terminal; type `answer` when the approval prompt shows.
 
+    ansible shows the prompt and then flushes pending input before it reads, so an answer typed at once can be
+    thrown away: type it after a short pause, and again (a bounded number of times) while nothing follows the prompt.
     Returns (exit status, everything the terminal showed, whether the prompt was seen)."""
     pid, fd = pty.fork()
     if pid == 0:   # child: the pty is its controlling terminal, stdin and stdout
@@ -33,10 +35,17 @@ def run_on_terminal(args, env, answer, timeout=300):
             os.execve(str(VENV_BIN / "ansible-playbook"), [str(VENV_BIN / "ansible-playbook")] + args, env)
         finally:
             os._exit(127)
-    shown, prompted, deadline = b"", False, time.monotonic() + timeout
+    shown, deadline = b"", time.monotonic() + timeout
+    prompt_seen_at, answered_at, answers = None, None, 0
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 1.0)
+            now = time.monotonic()
+            after_prompt = shown[shown.index(PROMPT.encode()):] if prompt_seen_at else b""
+            if prompt_seen_at and b"TASK [" not in after_prompt and answers < max_answers and now - prompt_seen_at > 1.5 \
+                    and (answered_at is None or now - answered_at > retype_after):
+                os.write(fd, answer.encode() + b"\r")
+                answered_at, answers = now, answers + 1
+            ready, _, _ = select.select([fd], [], [], 0.5)
             if not ready:
                 continue
             try:
@@ -46,20 +55,30 @@ def run_on_terminal(args, env, answer, timeout=300):
             if not chunk:
                 break
             shown += chunk
-            if not prompted and PROMPT.encode() in shown:
-                prompted = True
-                os.write(fd, answer.encode() + b"\r")
+            if prompt_seen_at is None and PROMPT.encode() in shown:
+                prompt_seen_at = time.monotonic()
         else:
             os.kill(pid, 9)
             pytest.fail("ansible-playbook still running after %ss:\n%s" % (timeout, shown.decode(errors="replace")[-4000:]))
     finally:
         os.close(fd)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), ANSI.sub("", shown.decode(errors="replace")), prompted
+    return os.waitstatus_to_exitcode(status), ANSI.sub("", shown.decode(errors="replace")), prompt_seen_at is not None
 
 
-def test_answer_no_at_the_prompt_stops_after_validation_with_nothing_changed(lab_world, tmp_path):
+@pytest.fixture
+def world_at_rest(lab_world, tmp_path):
+    """The seeded world at rest and without a deployment lock (a run killed mid-prompt would leave one)."""
     world = World(lab_world, tmp_path, traffic=None)
+    if world.lock() is not None:
+        proc = lab_world.cli("reset", timeout=240)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert world.lock() is None
+    return world
+
+
+def test_answer_no_at_the_prompt_stops_after_validation_with_nothing_changed(world_at_rest):
+    world = world_at_rest
     before = world.snapshot()
     extra = dict(world.lab_vars(), ecs_validate_image_tag="v1.2.3", ecs_bg_require_approval=True)
     env = dict(os.environ, **AWS_ENV)
@@ -77,8 +96,8 @@ def test_answer_no_at_the_prompt_stops_after_validation_with_nothing_changed(lab
     assert world.snapshot() == before   # weights, revisions, desired counts, task definitions, and no lock
 
 
-def test_without_a_terminal_to_answer_on_nothing_is_deployed(lab_world, tmp_path):
-    world = World(lab_world, tmp_path, traffic=None)
+def test_without_a_terminal_to_answer_on_nothing_is_deployed(world_at_rest):
+    world = world_at_rest
     before = world.snapshot()
     result = world.deploy("v1.2.3", ecs_bg_require_approval=True)
     assert result.rc != 0
