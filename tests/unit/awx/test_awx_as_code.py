@@ -438,6 +438,13 @@ def test_staging_deploys_without_approval_and_rolls_back_on_failure():
     assert nodes[rollback]["unified_job_template"]["name"] == "ECS rollback"
 
 
+def test_the_execution_environment_is_the_one_built_for_this_collection_version():
+    version = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
+    [ee] = assets("execution_environments")
+    assert ee["image"].rsplit("/", 1)[-1] == "progressive-delivery-ee:%s" % version, (ee["image"], version)
+    assert ee["pull"] in ("always", "missing", "never")
+
+
 def test_the_readme_names_what_an_administrator_creates_before_the_import():
     readme = (AWX_DIR / "README.md").read_text()
     for jt in assets("job_templates"):
