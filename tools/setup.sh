@@ -8,8 +8,9 @@ VENV=${VENV:-.venv}
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# 1. Debian packages the lab and the tests use (sshd for the VM hosts, ip for namespaces).
-debs=(openssh-server openssh-client iproute2 rsync git curl)
+# 1. Debian packages the lab and the tests use (sshd for the VM hosts, ip for namespaces, chromium
+# and a font for the deployment report's screenshot test).
+debs=(openssh-server openssh-client iproute2 rsync git curl chromium fonts-liberation)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

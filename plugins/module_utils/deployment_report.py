@@ -221,8 +221,8 @@ def _detail(record):
     parts = []
     if phase == "green":
         if record.get("task_definition"):
-            parts.append("task definition %s on %s" % (text(record.get("task_definition")),
-                                                        text(record.get("candidate_service"))))
+            parts.append("task definition %s on %s" % (
+                text(record.get("task_definition")), text(record.get("candidate_service"))))
         smoke = record.get("smoke") if isinstance(record.get("smoke"), dict) else {}
         if smoke:
             parts.append("smoke: %s requests, %s errors, p95 %s ms" % (
@@ -471,8 +471,8 @@ def step_charts(step):
         name = text(periods.get("name"))
         points = [p for p in (periods.get("points") or []) if isinstance(p, dict)]
         proportion, unit = is_proportion(periods), unit_of(periods)
-        title = "%s at %s %% (%s %s)" % (name, fmt_value(step.get("percent")), text(periods.get("metric_name"), ""),
-                                       text(periods.get("stat"), ""))
+        title = "%s at %s %% (%s %s)" % (
+            name, fmt_value(step.get("percent")), text(periods.get("metric_name"), ""), text(periods.get("stat"), ""))
         charts.append(line_chart(title, [("live", LIVE_COLOR, _series(points, "live")),
                                          ("candidate", CANDIDATE_COLOR, _series(points, "candidate"))],
                                  lambda v, p=proportion, u=unit: axis_label(v, p, u),
