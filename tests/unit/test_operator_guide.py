@@ -143,8 +143,8 @@ def quoted_messages(text):
 
 # Sample values the guide's messages show in place of what a run prints (the lab's names, counts, severities).
 SAMPLE_VALUES = r"\b(?:myapp(?:-[ab])?|[NMX]|Ns|HIGH|IN_PROGRESS|owner)\b|(?<=slot )[ab]\b"
-# Messages the guide quotes that come from botocore or ansible-core, not from this collection.
-PRINTED_BY_OTHERS = ("Could not connect to the endpoint URL",)
+# Messages the guide quotes that come from botocore or amazon.aws, not from this collection.
+PRINTED_BY_OTHERS = ("Could not connect to the endpoint URL", "Unable to describe target group")
 
 
 def literal_fragments(message):
