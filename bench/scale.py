@@ -39,10 +39,11 @@ VM_PLAYBOOK = labbench.ROOT / "playbooks" / "vm_rolling.yml"
 GROUP = "bench_apps"
 
 
-def app_names(n):
-    """Names of the apps of the N-service measurement: each N its own (b05x01..b05x05), so no lab reset is needed
-    between measurements (a reset would also take the VM hosts' target group away from a VM run on the same lab)."""
-    return ["b%02dx%02d" % (n, i) for i in range(1, n + 1)]
+def app_names(n, tag):
+    """Names of the apps of the N-service measurement of one invocation (tag), e.g. t123n05x01..t123n05x05: each
+    measurement has apps of its own, so no lab reset is needed (a reset would also take the VM hosts' target group
+    away from a VM run on the same lab)."""
+    return ["%sn%02dx%02d" % (tag, n, i) for i in range(1, n + 1)]
 
 
 def create_apps(lab, names, desired):
@@ -126,9 +127,7 @@ def start_test_listeners(lab, names, refresh_s):
 
 
 def ecs_one(lab, n, desired, refresh_s, workdir):
-    names = app_names(n)
-    if lab.client("ecs").describe_services(cluster=config.CLUSTER, services=["%s-a" % names[0]])["services"]:
-        lab.reset()   # this N's apps exist already (an earlier run): start from the seeded world
+    names = app_names(n, "t%03d" % (os.getpid() % 1000))
     t0 = time.time()
     create_apps(lab, names, desired)
     ready = wait_live_healthy(lab, names, desired)
