@@ -100,7 +100,8 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory=N
             "PATH": "%s:%s" % (VENV_BIN, os.environ.get("PATH", "")),
         })
         full_env.update(env or {})
-        proc = subprocess.run(cmd, cwd=str(REPO), env=full_env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=str(REPO), env=full_env, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
         start = proc.stdout.find("{")
         try:
             data = json.loads(proc.stdout[start:]) if start >= 0 else None

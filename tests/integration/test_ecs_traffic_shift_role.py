@@ -1,7 +1,8 @@
-"""The ecs_traffic_shift role on its own against bare moto: how it spends the step's false-fail budget.
+"""The ecs_traffic_shift role on its own against bare moto: how it spends the step's false-fail budget, and what
+an inconclusive step does under each policy.
 
 Bare moto publishes no ALB metrics, so every watch is `inconclusive` at once: the `extend` policy then always
-takes its extra watch, which is what these tests need to see.
+takes its extra watch and `pause` always asks, which is what these tests need to see.
 """
 import pytest
 
@@ -31,9 +32,7 @@ def run_one_step(moto, world, policy, alpha=0.01):
                               "ecs_traffic_shift_inconclusive_policy": policy,
                               "ecs_traffic_shift_inconclusive_fallback": "proceed",
                           })
-    result = run_playbook(play)
-    assert result.rc == 0, result
-    return result
+    return run_playbook(play)
 
 
 def compare_levels(result):
@@ -47,6 +46,7 @@ def compare_levels(result):
 def test_a_step_never_spends_more_than_its_alpha_over_its_watches(moto, policy):
     world = blue_green(moto)
     result = run_one_step(moto, world, policy)
+    assert result.rc == 0, result
     calls = compare_levels(result)
     assert len(calls) == (2 if policy == "extend" else 1), calls
     metrics = calls[0].keys()
@@ -54,3 +54,13 @@ def test_a_step_never_spends_more_than_its_alpha_over_its_watches(moto, policy):
     spent = sum(sum(call.values()) for call in calls)
     assert spent == pytest.approx(0.01), calls
     assert result.task("Settle the step's decision")["ansible_facts"]["ecs_traffic_shift_decision"] == "proceed"
+
+
+def test_pause_with_no_terminal_to_ask_on_rolls_back_instead_of_going_on(moto):
+    """As in AWX or CI: the prompt gets no answer, which must not count as a yes."""
+    world = blue_green(moto)
+    result = run_one_step(moto, world, "pause")
+    assert result.rc != 0
+    assert result.task("Take the operator's answer - continue goes on, anything else (or no terminal) rolls back")[
+        "ansible_facts"]["ecs_traffic_shift_decision"] == "rollback"
+    assert "failed the 10 % step" in result.task("Stop here when the candidate is worse - the rescue rolls back")["msg"]
