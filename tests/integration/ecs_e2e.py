@@ -4,6 +4,7 @@ split across files so parallel CI workers (each with its own lab) share the depl
 """
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,7 @@ class World:
     def __init__(self, lab, tmp_path, traffic):
         self.lab, self.tmp, self.traffic = lab, tmp_path, traffic
         self.audit = tmp_path / "audit.jsonl"
+        self.reports = tmp_path / "reports"   # deployment_report_dir: HTML reports stay out of the checkout
         self.elbv2, self.ecs, self.ssm = lab.client("elbv2"), lab.client("ecs"), lab.client("ssm")
 
     def env(self):
@@ -43,7 +45,8 @@ class World:
         return {"aws_endpoint_url": self.lab.endpoint, "ecs_green_deploy_smoke_base_url": self.lab.test_url}
 
     def deploy(self, tag, check=False, diff=False, **extra):
-        extra_vars = dict(self.lab_vars(), ecs_validate_image_tag=tag, **extra)
+        extra_vars = dict(self.lab_vars(), ecs_validate_image_tag=tag, deployment_report_dir=str(self.reports))
+        extra_vars.update(extra)
         return run_playbook(PLAYBOOK, extra_vars=extra_vars, inventory=INVENTORY, check=check, diff=diff, env=self.env(),
                             timeout=900)
 
@@ -78,6 +81,14 @@ class World:
         return {"weights": self.weights(), "revisions": revisions, "lock": self.lock(),
                 "desired": {s: self.service(s)["desiredCount"] for s in "ab"},
                 "taskdefs": {s: self.service(s)["taskDefinition"] for s in "ab"}}
+
+    def report(self, result):
+        """The HTML deployment report a run wrote: its path (as the play's last message gives it) and its text."""
+        message = result.task("Deployment report")["msg"]
+        assert message.startswith("Deployment report: "), message
+        path = Path(message.split(": ", 1)[1])
+        assert path.parent == self.reports and path.name.startswith("myapp-"), path
+        return path, path.read_text(encoding="utf-8")
 
     def records(self):
         if not self.audit.exists():

@@ -4,6 +4,7 @@ Each test starts from the seeded world (live slot a on v1.2.2, listener 100 % to
 playbooks/ecs_blue_green.yml exactly as a user would, under steady traffic (fixture `world`, ecs_e2e.py).
 """
 import json
+import re
 import time
 
 import pytest
@@ -31,6 +32,20 @@ def test_good_release_shifts_10_50_100_scales_old_down_and_a_rerun_changes_nothi
     assert all(r["decision"] in ("pass", "inconclusive") for r in shifts), shifts
     summary = "\n".join(result.task("Deployment summary")["msg"])
     assert "v1.2.3" in summary and "myapp" in summary and taskdef["family"] in summary
+
+    # The HTML report: status, the timeline from validation to cleanup, and per step the decision and charts drawn
+    # from the periods cw_compare judged.
+    path, page = world.report(result)
+    assert shifts[0]["execution_id"] in path.name
+    assert "SUCCEEDED" in page and "v1.2.3" in page and world.digest_of_tag("v1.2.3") in page
+    for label in ("Validated", "Green deployed, smoke-tested", "Traffic 10 %", "Traffic 50 %", "Traffic 100 %", "Cleaned up"):
+        assert ">%s<" % label in page, label
+    assert page.count('<section class="step"') == 3
+    charts = re.findall(r"<svg .*?</svg>", page)
+    assert len(charts) == 1 + 3 * 3  # traffic over time; per step error rate, its requests, latency
+    assert all("<polyline" in chart for chart in charts), "a chart without a line"
+    assert sum('stroke="#ff7f0e"' in chart and 'stroke="#1f77b4"' in chart for chart in charts[1:]) >= 6
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
     report = world.traffic_report(since=started)
     assert report["totals"]["sent"] > 0 and report["by_version"].get("v1.2.3", 0) > 0
