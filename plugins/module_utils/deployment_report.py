@@ -324,8 +324,9 @@ def line_chart(title, series, y_format, width=CHART_WIDTH, height=CHART_HEIGHT, 
     """
     left, right, top, bottom = 64, 12, 42, 34
     plot_w, plot_h = width - left - right, height - top - bottom
-    times = [t for _, _, pts in series for t, v in pts if t is not None]
-    values = [v for _, _, pts in series for t, v in pts if t is not None and v is not None]
+    points_of = [points for _label, _color, points in series]
+    times = [t for points in points_of for t, v in points if t is not None]
+    values = [v for points in points_of for t, v in points if t is not None and v is not None]
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" '
              'aria-label="%s">' % (width, height, width, height, esc(title)),
              '<title>%s</title>' % esc(title),
@@ -378,7 +379,7 @@ def line_chart(title, series, y_format, width=CHART_WIDTH, height=CHART_HEIGHT, 
                 for x, y in run:
                     parts.append('<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (x, y, color))
     legend_x = left
-    for label, color, _ in series:
+    for label, color, _points in series:
         parts.append('<rect x="%d" y="22" width="12" height="12" fill="%s"/>' % (legend_x, color))
         parts.append('<text x="%d" y="32" font-size="11" fill="#1f2328">%s</text>' % (legend_x + 16, esc(label)))
         legend_x += 16 + 7 * len(str(label)) + 14
