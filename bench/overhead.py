@@ -48,7 +48,9 @@ MINIMUM_CALLS = [
     ("elasticloadbalancing:DescribeListeners", 1, "both listeners and their forward weights: which slot is live"),
     ("ecs:DescribeServices", 1, "both slots' services in one call: task definitions, desired counts, tags"),
     ("ecs:DescribeTaskDefinition", 1, "the live revision, the rollback baseline and the clone's source"),
-    ("iam:SimulatePrincipalPolicy", 1, "every action of the run in one simulation"),
+    ("iam:SimulatePrincipalPolicy", 2, "every action of the run on '*' in one simulation, iam:PassRole on the task "
+                                       "definition's two roles in a second (ResourceArns apply to every action)"),
+    ("secretsmanager:DescribeSecret", 2, "the task definition's two secrets resolve (DESIGN §1, step 3)"),
     ("ssm:PutParameter", 1, "take the lock (Overwrite=false: atomic)"),
     # green
     ("ecs:RegisterTaskDefinition", 1, "the candidate revision (image by digest)"),
@@ -248,8 +250,9 @@ def render_markdown(doc):
             % (base.get("tasks"), base.get("steady_s"), base.get("tasks"), base.get("healthy_s")), ""]
     last = runs[-1]
     rows = compare_with_minimum(last["api_calls"])
-    out += ["AWS API calls of run %d: %d in all, against a minimum of %d (`MINIMUM_CALLS` in the script, one poll per "
-            "wait):" % (last["run"], last["api_calls_total"], sum(m for _c, _n, m in rows)), "",
+    out += ["AWS API calls: %s in all (run by run), against a minimum of %d (`MINIMUM_CALLS` in the script, one poll "
+            "per wait); run %d by call:" % (" / ".join(str(r["api_calls_total"]) for r in runs),
+                                            sum(m for _c, _n, m in rows), last["run"]), "",
             "| call | made | minimum |", "|---|---|---|"]
     out += ["| %s | %d | %d |" % row for row in rows]
     return "\n".join(out)
