@@ -62,3 +62,13 @@ def test_killed_at_50_then_ecs_rollback_restores_100_live(world):
     assert world.weights() == {"a": 100, "b": 0}
     assert world.service("b")["desiredCount"] == 0
     assert world.lock() is None
+
+
+def test_rollback_forced_to_a_slot_running_no_tasks_is_refused_with_nothing_changed(world):
+    """Slot b runs no tasks at rest: sending production there would answer 503 to everyone."""
+    before = world.snapshot()
+    result = run_playbook(ROLLBACK, inventory=INVENTORY, env=world.env(),
+                          extra_vars=dict(world.lab_vars(), ecs_rollback_to_slot="b"))
+    assert result.rc != 0
+    assert "target group myapp-b has 0 healthy targets" in json.dumps(result.failures()), result.failures()
+    assert world.snapshot() == before
