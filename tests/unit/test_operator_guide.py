@@ -248,3 +248,9 @@ def test_troubleshooting_messages_are_what_the_code_prints():
 ])
 def test_literal_fragments(message, expected):
     assert literal_fragments(message) == [e for e in expected if len(e.split()) >= 3 or "=" in e]
+
+
+def test_setup_packages_are_the_ones_setup_installs():
+    debs = re.search(r"^debs=\(([^)]*)\)", (REPO / "tools" / "setup.sh").read_text(), flags=re.M).group(1).split()
+    install = section(guide_text(), "1. Install")
+    assert debs and sorted(d for d in debs if not re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(d), install)) == []
