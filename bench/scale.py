@@ -253,13 +253,13 @@ def int_list(text):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--services", type=int_list, default=None, help="ECS service counts (default 1,5,20; --quick 1,5)")
+    p.add_argument("--services", type=int_list, default=None, help="ECS service counts (default 1,5,20; --quick 1)")
     p.add_argument("--desired", type=int, default=1, help="live tasks per bench service (default 1)")
     p.add_argument("--alb-refresh", type=float, default=1.0, help="test listener data planes' refresh interval, s")
     p.add_argument("--hosts", type=int_list, default=None, help="VM fleet sizes (default 5,20,50; --quick 5)")
-    p.add_argument("--serial", default="5,25%", help="VM batch sizes, comma-separated (default 5,25%%)")
+    p.add_argument("--serial", default=None, help="VM batch sizes, comma-separated (default 5,25%%; --quick 5)")
     p.add_argument("--vm-forks", type=int, default=10, help="ansible forks for the VM runs (default 10)")
-    p.add_argument("--quick", action="store_true", help="1 and 5 services, 5 hosts")
+    p.add_argument("--quick", action="store_true", help="1 service; 5 hosts in one batch of 5")
     p.add_argument("--skip-ecs", action="store_true")
     p.add_argument("--skip-vm", action="store_true")
     p.add_argument("--keep-lab", action="store_true", help="leave a lab started here running")
@@ -267,9 +267,9 @@ def main(argv=None):
     p.add_argument("--out", default=str(labbench.RESULTS / "scale.json"),
                    help="JSON written here; with --skip-ecs / --skip-vm the skipped part is kept from this file")
     args = p.parse_args(argv)
-    services = args.services or ([1, 5] if args.quick else [1, 5, 20])
+    services = args.services or ([1] if args.quick else [1, 5, 20])
     hosts = args.hosts or ([5] if args.quick else [5, 20, 50])
-    serials = [s.strip() for s in args.serial.split(",") if s.strip()]
+    serials = [s.strip() for s in (args.serial or ("5" if args.quick else "5,25%")).split(",") if s.strip()]
     if any(not 1 <= n <= MAX_SERVICES for n in services) or any(not 1 <= h <= 50 for h in hosts):
         raise SystemExit("--services within 1..%d, --hosts within 1..50" % MAX_SERVICES)
     if not 1 <= args.desired <= 4 or not 1 <= args.vm_forks <= 50:
