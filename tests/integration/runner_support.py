@@ -102,7 +102,7 @@ class Job:
         return "Job(status=%s, rc=%s, failures=%r)\nSTDOUT (tail):\n%s" % (self.status, self.rc, self.failures(), tail)
 
 
-def run_job(private_data_dir, playbook, extravars, inventory, job_id="4711", user="alice", envvars=None, timeout=840):
+def run_job(private_data_dir, playbook, extravars, inventory, job_id="4711", user="alice", envvars=None, timeout=1200):
     """Run `playbook` (path in this repo) through ansible_runner.run() as AWX job `job_id` launched by `user`.
 
     The deployment_audit callback is enabled through the environment and writes to
