@@ -196,7 +196,21 @@ def reset(args):
         return 1
     status = wait_ready(args.timeout)
     print("lab reset: world seeded again%s" % ("" if status else " (not ready yet)"))
+    reregister_vm_hosts()
     return 0 if status else 1
+
+
+def reregister_vm_hosts():
+    """The reset forgot the VM target group and listener: put the VM hosts still running back behind them."""
+    try:
+        from lab import vmhosts
+        fleet = vmhosts.VmFleet(**vm_fleet_args())
+        addresses = [h["address"] for h in fleet.list()]
+        if addresses:
+            fleet.register_targets(addresses)
+            print("  %d VM hosts registered again in %s" % (len(addresses), fleet.target_group))
+    except Exception as e:   # VM hosts are optional (root, openssh-server)
+        print("lab reset: VM hosts not registered again: %s" % e, file=sys.stderr)
 
 
 def main(argv=None):

@@ -353,3 +353,11 @@ def test_host_lost_mid_switch_beyond_max_fail_percentage_stops_and_rolls_its_bat
     for host in rest:
         assert fleet.snapshot()[host] == before[host]
     assert not [t for t, h, r in tasks(result) if h in rest and t == "Reach the host"]
+
+
+def test_lab_reset_puts_the_running_vm_hosts_back_behind_the_load_balancer(fleet):
+    """`lab reset` reseeds the AWS world, VM target group included; the hosts it still runs must come back in it."""
+    proc = fleet.lab.cli("reset", timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "%d VM hosts registered again" % HOSTS in proc.stdout, proc.stdout
+    fleet.wait_all_healthy()
