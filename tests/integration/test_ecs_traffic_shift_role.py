@@ -63,4 +63,11 @@ def test_pause_with_no_terminal_to_ask_on_rolls_back_instead_of_going_on(moto):
     assert result.rc != 0
     assert result.task("Take the operator's answer - continue goes on, anything else (or no terminal) rolls back")[
         "ansible_facts"]["ecs_traffic_shift_decision"] == "rollback"
+    # The candidate loses its production share before the step is recorded, told about and failed.
+    pulled = result.task("Take production traffic off the candidate at once, as it failed the step")
+    assert pulled["changed"] is True and pulled["percentages"] == {"myapp-a": 100, "myapp-b": 0}, pulled
+    assert {g["target_group_name"]: g["weight"] for g in pulled["previous"]["target_groups"]} == {"myapp-a": 90, "myapp-b": 10}
+    listener = moto.client("elbv2").describe_listeners(ListenerArns=[world["listener"]["ListenerArn"]])["Listeners"][0]
+    assert {g["TargetGroupArn"]: g["Weight"] for g in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]} == {
+        world["target_groups"]["a"]: 100, world["target_groups"]["b"]: 0}
     assert "failed the 10 % step" in result.task("Stop here when the candidate is worse - the rescue rolls back")["msg"]
