@@ -215,7 +215,7 @@ def test_vm_rolling_in_batches_of_two_per_host_events_and_stats(lab, tmp_path):
 
     job = run_job(tmp_path / "pdd", VM_PLAYBOOK, {"aws_endpoint_url": lab.endpoint, "vm_deploy_version": NEW,
                                                   "vm_rolling_serial": 2},
-                  [LAB_INVENTORY, fleet.inventory])
+                  [LAB_INVENTORY / "hosts.yml", fleet.inventory])   # not the directory: another lab's vm_hosts.yml
 
     assert job.status == "successful" and job.rc == 0, job
     assert_artifacts(job, "successful", 0)

@@ -102,8 +102,10 @@ def test_background_start_stop_report_cli(app_factory, tmp_path):
 
 
 def test_refuses_targets_outside_the_lab():
-    for url in ("http://8.8.8.8/", "http://example.com/", "http://10.213.1.5/"):
+    from lab import config
+    a, b, c = (int(x) for x in config.VM_SUBNET.split("."))
+    for url in ("http://8.8.8.8/", "http://example.com/", "http://%d.%d.%d.5/" % (a, b, c + 1)):
         with pytest.raises(ValueError):
             traffic.TrafficGenerator(url)
-    traffic.check_target("http://10.213.0.11:8080")
+    traffic.check_target("http://%s.11:8080" % config.VM_SUBNET)
     traffic.check_target("http://127.1.0.10:8080")

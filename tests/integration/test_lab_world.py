@@ -27,7 +27,7 @@ def both_slots_running(lab_world):
     def healthy_b():
         health = elbv2.describe_target_health(TargetGroupArn=tgs["b"])["TargetHealthDescriptions"]
         return sum(h["TargetHealth"]["State"] == "healthy" for h in health) == 2
-    wait_for(healthy_b, 60, what="two healthy myapp-b targets")
+    wait_for(healthy_b, 120, what="two healthy myapp-b targets")   # minutes on a loaded CI machine
     yield elbv2, prod["ListenerArn"], tgs
     elbv2.modify_listener(ListenerArn=prod["ListenerArn"], DefaultActions=original_actions)
     ecs.update_service(cluster=CLUSTER, service="myapp-b", desiredCount=0)

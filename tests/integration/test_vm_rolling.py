@@ -101,7 +101,9 @@ class Fleet:
 def run(fleet, playbook, **extra):
     extra_vars = {"aws_endpoint_url": fleet.lab.endpoint}
     extra_vars.update(extra)
-    return run_playbook(playbook, extra_vars=extra_vars, inventory=REPO / "inventories" / "lab",
+    # The lab inventory's hosts file (its group_vars come with it), not its directory: a vm_hosts.yml another lab
+    # wrote there would add that lab's hosts to the play.
+    return run_playbook(playbook, extra_vars=extra_vars, inventory=REPO / "inventories" / "lab" / "hosts.yml",
                         args=("-i", str(fleet.inventory)), timeout=900)
 
 
