@@ -34,6 +34,7 @@ GREEN = "Run the new revision on the candidate slot at the live count"
 SHIFT = "Send production traffic to the candidate - "
 CLEANUP = "Scale the old slot to zero"
 ROLLBACK = "Send all production traffic back to the live slot"
+PULL = "Take production traffic off the candidate at once, as it failed the step"
 
 
 def ecs_extravars(lab, tag, steps, tmp_path):
@@ -132,14 +133,17 @@ def test_5xx_release_fails_the_job_with_rollback_events_and_audit_records(lab_wo
     assert stats["failures"] == {"localhost": 1} and stats["rescued"] == {"localhost": 1} and stats["dark"] == {}
     # The candidate failed at 10 %; the rescue rolled back, then the job failed on purpose.
     assert shift_percents(job) == [10]
-    order = [job.first_index(t) for t in (VALIDATE, GREEN, SHIFT + "10", ROLLBACK, "Scale the candidate down",
+    order = [job.first_index(t) for t in (VALIDATE, GREEN, SHIFT + "10", PULL, ROLLBACK, "Scale the candidate down",
                                           "Release the deployment lock", "Record the rollback in the audit trail")]
     assert order == sorted(order), order
     failed = [name for name, host, msg in job.failures()]
     assert failed == ["Stop here when the candidate is worse - the rescue rolls back",
                       "Fail the run - the deployment was rolled back"], job.failures()
+    # The failed step took the traffic off the candidate itself; the rescue's rollback found it done.
+    pulled = job.results(PULL)[0]
+    assert sorted(pulled["weights"].values()) == [0, 100] and pulled["changed"] is True
     back = job.results(ROLLBACK)[0]
-    assert sorted(back["weights"].values()) == [0, 100] and back["changed"] is True
+    assert sorted(back["weights"].values()) == [0, 100] and back["changed"] is False
     assert CLEANUP not in job.task_names()
     assert listener_weights(lab_world) == {"myapp-a": 100, "myapp-b": 0}
 
