@@ -9,7 +9,6 @@ lab's data plane's `lab-alb`, so the API counts below are the playbook's alone.
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -33,23 +32,15 @@ def now_utc():
 
 
 def machine():
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem_mb = None
+    """judge_accuracy's description of the machine (one for every benchmark), with its memory."""
+    from judge_accuracy import machine as judge_machine
+    info = judge_machine()
     try:
         with open("/proc/meminfo") as f:
-            mem_mb = int(f.readline().split()[1]) // 1024
+            info["mem_mb"] = int(f.readline().split()[1]) // 1024
     except (OSError, ValueError, IndexError):
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_mb": mem_mb, "python": platform.python_version(),
-            "platform": platform.platform(terse=True)}
+        info["mem_mb"] = None
+    return info
 
 
 def load():
