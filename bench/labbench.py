@@ -193,6 +193,15 @@ def run_playbook(*args, **kwargs):
     return _run(*args, **kwargs)
 
 
+def publish(name, doc, markdown, update_readme=False):
+    """Print a benchmark's figures, write bench/results/<name>.json and, when asked, its README section <name>."""
+    print("\n" + markdown)
+    path = write_json(name + ".json", doc)
+    print("wrote %s" % os.path.relpath(path, os.getcwd()))
+    if update_readme:
+        update_readme_section(name, markdown)
+
+
 def write_json(name, doc):
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / name

@@ -284,12 +284,7 @@ def main(argv=None):
                     "load_start": load_start, "load_end": labbench.load(), "extra_vars": ZERO_WATCH},
            "runs": runs, "lab_baseline": baseline,
            "minimum_calls": [{"call": c, "count": n, "why": w} for c, n, w in MINIMUM_CALLS]}
-    markdown = render_markdown(doc)
-    print("\n" + markdown)
-    path = labbench.write_json("overhead.json", doc)
-    print("wrote %s" % os.path.relpath(path, os.getcwd()))
-    if args.update_readme:
-        labbench.update_readme_section("overhead", markdown)
+    labbench.publish("overhead", doc, render_markdown(doc), args.update_readme)
     return 0
 
 

@@ -18,7 +18,6 @@ Measured per run:
 """
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -229,12 +228,7 @@ def main(argv=None):
                     "tag": TAG, "load_start": load_start, "load_end": labbench.load(),
                     "target_periods": TARGET_PERIODS},
            "runs": runs, "summary": summarize(runs, period)}
-    markdown = render_markdown(doc)
-    print("\n" + markdown)
-    path = labbench.write_json("time_to_rollback.json", doc)
-    print("wrote %s" % os.path.relpath(path, os.getcwd()))
-    if args.update_readme:
-        labbench.update_readme_section("time_to_rollback", markdown)
+    labbench.publish("time_to_rollback", doc, render_markdown(doc), args.update_readme)
     return 0
 
 
