@@ -14,7 +14,7 @@ help:
 	@echo "make demo         ECS blue-green deployment against the lab"
 	@echo "make demo-vm      VM rolling deployment of $(VM_VERSION) to the lab's SSH hosts, $(VM_SERIAL) at a time"
 	@echo "make lab-up | lab-status | lab-down   the local AWS lab"
-	@echo "make bench        run every benchmark in bench/ (figures printed, JSON in bench/results/)"
+	@echo "make bench        run every benchmark in bench/ (figures printed, JSON in bench/results/, figures into bench/README.md)"
 
 setup:
 	bash tools/setup.sh
@@ -70,7 +70,9 @@ lab-down:
 	python -m lab down
 
 # A benchmark is a bench/*.py with a __main__ block (helpers such as bench/baselines.py have none).
-# BENCH_ARGS is passed to each, e.g. make bench BENCH_ARGS=--quick
+# BENCH_ARGS is passed to each: by default the full run writes its figures into bench/README.md;
+# make bench BENCH_ARGS=--quick is a smoke run that leaves the README alone.
+BENCH_ARGS ?= --update-readme
 bench:
 	@set -e; for script in $$(grep -l '^if __name__ == "__main__":' bench/*.py); do \
 		echo "== $$script"; python $$script $(BENCH_ARGS); done

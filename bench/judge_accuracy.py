@@ -222,6 +222,28 @@ def policy_scenarios():
                 expect=EXPECT_NO_FAIL if cand_rate == 0 else EXPECT_FAIL, large=cand_rate > 0, period_s=5,
                 periods=4, rps=rps, weight=0.10, live_requests=live_n, candidate_requests=cand_n, live_rate=0.0,
                 candidate_rate=cand_rate, overrides=overrides))
+    # The lab's first step as inventories/lab has it (10 %, 40 s watch = 8 looks of 5 s) at the time-to-rollback
+    # benchmark's traffic, with the role's default spending and with the lab's `spending: pocock`.
+    for rps in (50.0, 200.0):
+        live_n, cand_n = _requests(rps, 0.10, 5)
+        for spending in ("obrien_fleming", "pocock"):
+            group = "lab first step %grps 10%% 40s %s" % (rps, spending)
+            for cand_rate in (0.0, 0.05):
+                label = "A/A 0%" if cand_rate == 0 else "0% -> 5%"
+                out.append(_scenario(
+                    name="%s %s" % (group, label), group=group, effect=1.0 if cand_rate == 0 else math.inf,
+                    label=label, expect=EXPECT_NO_FAIL if cand_rate == 0 else EXPECT_FAIL, large=cand_rate > 0,
+                    period_s=5, periods=8, rps=rps, weight=0.10, live_requests=live_n, candidate_requests=cand_n,
+                    live_rate=0.0, candidate_rate=cand_rate, spending=spending))
+    # What pocock costs where traffic is thin and the watch long: the seed's first step.
+    _name, rps, weight, period, periods, rate = by_name["seed 1250rpm 10% 5m"]
+    live_n, cand_n = _requests(rps, weight, period)
+    for effect in ERROR_RATE_EFFECTS:
+        out.append(_scenario(
+            name="pocock seed 1250rpm 10%% 5m x%g" % effect, group="pocock seed 1250rpm 10% 5m", effect=effect,
+            label="x%g" % effect, expect=_expect_ratio(effect), large=effect >= LARGE_RATIO, period_s=period,
+            periods=periods, rps=rps, weight=weight, live_requests=live_n, candidate_requests=cand_n,
+            live_rate=rate, candidate_rate=min(1.0, rate * effect), spending="pocock"))
     return out
 
 
@@ -451,7 +473,8 @@ def watch(judge, specs, scn, sim, trial):
         for look in range(1, looks + 1):  # bounded: one look per period
             add(sides, sim, trial, taken)
             taken += 1
-            outcome = judge.evaluate(specs, data, look=look, looks=looks, alpha=ALPHA, spent=spent)
+            outcome = judge.evaluate(specs, data, look=look, looks=looks, alpha=ALPHA, spent=spent,
+                                     spending=scn.get("spending", "obrien_fleming"))
             spent = outcome["spent"]
             row = [r for r in outcome["metrics"] if r["name"] == name][0]
             if outcome["decision"] == "fail":

@@ -13,10 +13,10 @@ Reported per N: total wall time, hosts ok, the AWS API calls of the run (total a
 Each N has its own apps; they stay in the lab (at rest, on v1.2.3) until its next reset.
 
 VM: a fresh fleet of H namespace hosts (lab/vmhosts.py VmFleet on this lab's bridge, v1.2.2), then one
-`playbooks/vm_rolling.yml` run to v1.2.3 per batch size (--serial, default 5 and 25 %), forks = --vm-forks.
+`playbooks/vm_rolling.yml` run to v1.2.3 per batch size (--serial, default 5 and 10), forks = --vm-forks.
 Reported: wall time per (hosts, batch size), fleet creation time, memory used by the fleet.
 
-    python bench/scale.py [--services 1,5,20] [--desired 1] [--hosts 5,20,50] [--serial 5,25%] [--quick]
+    python bench/scale.py [--services 1,5,20] [--desired 1] [--hosts 5,20,50] [--serial 5,10] [--quick]
                           [--skip-ecs] [--skip-vm] [--keep-lab] [--update-readme]
 """
 import argparse
@@ -191,6 +191,14 @@ def fleet_memory_mb(fleet):
     return round(total / 1024.0, 1)
 
 
+def batch_sizes(hosts, serial):
+    """The batches ansible's `serial` makes of `hosts` hosts: a count, or a percentage rounded down (at least 1)."""
+    text = str(serial).strip()
+    size = int(hosts * float(text[:-1]) / 100.0) if text.endswith("%") else int(text)
+    size = max(1, min(size, hosts))
+    return [min(size, hosts - i) for i in range(0, hosts, size)]
+
+
 def vm_one(lab, fleet, hosts, serial, forks):
     t0 = time.time()
     fleet.create(hosts)
@@ -204,11 +212,20 @@ def vm_one(lab, fleet, hosts, serial, forks):
                                                "vm_rolling_serial": serial})
     wall = time.time() - started
     stats = result.stats
+    task_s, seen = {}, set()
+    for name, _host, start, end, _res in labbench.task_timings(result):
+        if start and end and (name, start) not in seen:  # one row per host; a task's time counts once
+            seen.add((name, start))
+            task_s[name] = task_s.get(name, 0.0) + (end - start)
+    slowest = sorted(task_s.items(), key=lambda kv: -kv[1])[:8]
     ok = sum(1 for h, s in stats.items() if h != "localhost" and s.get("failures", 1) == 0
              and s.get("unreachable", 1) == 0)
+    batches = batch_sizes(hosts, serial)
     return {"hosts": hosts, "serial": serial, "forks": forks, "rc": result.rc, "wall_s": round(wall, 1),
+            "batches": batches, "per_batch_s": round(wall / len(batches), 1),
             "per_host_s": round(wall / hosts, 2), "hosts_ok": ok, "fleet_create_s": create_s, "fleet_rss_mb": mem,
             "load_average_before": load_before, "load_average_after": labbench.load(),
+            "slowest_tasks_s": [[name, round(sec, 1)] for name, sec in slowest],
             "failures": result.failures()[:5]}
 
 
@@ -235,16 +252,49 @@ def render_markdown(doc):
         out += ["", "VM rolling v1.2.2 → v1.2.3 over SSH%s (forks %s):"
                 % (" (measured %s)" % meta["vm_from"] if meta.get("vm_from") else "",
                    doc["vm"][0].get("forks", meta["vm_forks"])), "",
-                "| hosts | batch | rc | hosts ok | wall time | per host | fleet creation | fleet RSS | load before |",
-                "|---|---|---|---|---|---|---|---|---|"]
+                "| hosts | batch | batches | rc | hosts ok | wall time | per batch | per host | fleet creation | fleet RSS | "
+                "load before |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in doc["vm"]:
             if "error" in r:
-                out.append("| %d | %s | - | - | %s | | | | |" % (r["hosts"], r["serial"], r["error"]))
+                out.append("| %d | %s | %s | - | - | %s | | | | | |"
+                           % (r["hosts"], r["serial"], len(batch_sizes(r["hosts"], r["serial"])), r["error"]))
                 continue
-            out.append("| %d | %s | %d | %d | %.1f s | %.2f s | %.1f s | %.0f MB | %.2f |"
-                       % (r["hosts"], r["serial"], r["rc"], r["hosts_ok"], r["wall_s"], r["per_host_s"],
-                          r["fleet_create_s"], r["fleet_rss_mb"], r["load_average_before"][0]))
+            batches = r.get("batches") or batch_sizes(r["hosts"], r["serial"])
+            out.append("| %d | %s | %d | %d | %d | %.1f s | %.1f s | %.2f s | %.1f s | %.0f MB | %.2f |"
+                       % (r["hosts"], r["serial"], len(batches), r["rc"], r["hosts_ok"], r["wall_s"],
+                          r["wall_s"] / len(batches), r["per_host_s"], r["fleet_create_s"], r["fleet_rss_mb"],
+                          r["load_average_before"][0]))
+    out += [""] + reading(doc)
     return "\n".join(out)
+
+
+def reading(doc):
+    """One sentence per part against issue 8 item 4 (N services in one run; time against hosts per batch size)."""
+    lines = []
+    ecs = [r for r in doc["ecs"] if "error" not in r]
+    if ecs:
+        one = ecs[0]
+        parts = ["%d service%s %.0f s (%.1fx the time of %d)" % (r["services"], "s" if r["services"] > 1 else "",
+                                                                  r["wall_s"], r["wall_s"] / one["wall_s"],
+                                                                  one["services"]) for r in ecs]
+        per_service = sorted(set(r["api_calls_per_service"] for r in ecs))
+        ok = all(r["rc"] == 0 and r["apps_at_100_on_candidate"] == r["services"] for r in ecs)
+        lines.append("- ECS: %s; API calls per service %s; %s." % (
+            ", ".join(parts), " / ".join("%g" % x for x in per_service),
+            "every service at 100 % on its candidate" if ok else "NOT every service reached 100 % on its candidate"))
+    vm = [r for r in doc["vm"] if "error" not in r]
+    for serial in sorted(set(r["serial"] for r in vm), key=str):
+        rows = sorted((r for r in vm if r["serial"] == serial), key=lambda r: r["hosts"])
+        parts = []
+        for r in rows:
+            n = len(r.get("batches") or batch_sizes(r["hosts"], serial))
+            parts.append("%d hosts %.0f s (%d batch%s, %.0f s each)"
+                         % (r["hosts"], r["wall_s"], n, "es" if n > 1 else "", r["wall_s"] / n))
+        ok = all(r["rc"] == 0 and r["hosts_ok"] == r["hosts"] for r in rows)
+        lines.append("- VM at batch size %s: %s; %s." % (serial, ", ".join(parts),
+                                                         "every host ok" if ok else "NOT every host ok"))
+    return lines
 
 
 def int_list(text):
@@ -257,7 +307,7 @@ def main(argv=None):
     p.add_argument("--desired", type=int, default=1, help="live tasks per bench service (default 1)")
     p.add_argument("--alb-refresh", type=float, default=1.0, help="test listener data planes' refresh interval, s")
     p.add_argument("--hosts", type=int_list, default=None, help="VM fleet sizes (default 5,20,50; --quick 5)")
-    p.add_argument("--serial", default=None, help="VM batch sizes, comma-separated (default 5,25%%; --quick 5)")
+    p.add_argument("--serial", default=None, help="VM batch sizes, comma-separated (default 5,10; --quick 5)")
     p.add_argument("--vm-forks", type=int, default=10, help="ansible forks for the VM runs (default 10)")
     p.add_argument("--quick", action="store_true", help="1 service; 5 hosts in one batch of 5")
     p.add_argument("--skip-ecs", action="store_true")
@@ -269,7 +319,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     services = args.services or ([1] if args.quick else [1, 5, 20])
     hosts = args.hosts or ([5] if args.quick else [5, 20, 50])
-    serials = [s.strip() for s in (args.serial or ("5" if args.quick else "5,25%")).split(",") if s.strip()]
+    serials = [s.strip() for s in (args.serial or ("5" if args.quick else "5,10")).split(",") if s.strip()]
     if any(not 1 <= n <= MAX_SERVICES for n in services) or any(not 1 <= h <= 50 for h in hosts):
         raise SystemExit("--services within 1..%d, --hosts within 1..50" % MAX_SERVICES)
     if not 1 <= args.desired <= 4 or not 1 <= args.vm_forks <= 50:
@@ -309,7 +359,12 @@ def main(argv=None):
             fleet = vmhosts.VmFleet(**vm_fleet_args())
             try:
                 for h in hosts:
+                    planned = []
                     for serial in serials:
+                        if batch_sizes(h, serial) in planned:   # e.g. 5 hosts at 5 and at 10: the same one batch
+                            print("VM %d hosts, serial %s: same batches as an earlier run, skipped" % (h, serial))
+                            continue
+                        planned.append(batch_sizes(h, serial))
                         try:
                             r = vm_one(lab, fleet, h, serial, args.vm_forks)
                         except Exception as e:   # e.g. no root / sshd: say so, keep the other figures

@@ -1,7 +1,8 @@
 """Time to rollback (issue 8 item 2): the 5xx-prone release at the first step, in the lab, under traffic.
 
 Each run deploys `v1.2.4-errors` (about 5 % HTTP 500 on /api/*, lab/catalogue.yml) with the lab inventory's schedule
-(10 % first) while the lab's traffic generator sends --rps requests/s (default 50) through the production listener.
+(10 % first, `spending: pocock`) while the lab's traffic generator sends --rps requests/s through the production
+listener (default 50 and 200: the lab's healthy-looking default and a rate at which the data can tell within 2 periods).
 Measured per run:
 
 - first candidate traffic: the first second in which the traffic record shows a response from the candidate's target
@@ -14,7 +15,7 @@ Measured per run:
 - the requests users saw fail (5xx or connection errors) from first candidate traffic to the end, and how many
   the candidate served.
 
-    python bench/time_to_rollback.py [--runs N] [--rps R] [--quick] [--keep-lab] [--update-readme]
+    python bench/time_to_rollback.py [--runs N] [--rps R[,R...]] [--quick] [--keep-lab] [--update-readme]
 """
 import argparse
 import json
@@ -159,11 +160,11 @@ def judged_at(run):
 def summarize(runs, period):
     good = [r for r in runs if "seconds_to_rollback" in r]
     if not good:
-        return {"runs": len(runs), "measured": 0}
+        return {"runs": len(runs), "measured": 0, "rps": runs[0]["rps"] if runs else None}
     secs = sorted(r["seconds_to_rollback"] for r in good)
     median = statistics.median(secs)
     judged = [judged_at(r)[0] for r in good if judged_at(r)[0] is not None]
-    return {"runs": len(runs), "measured": len(good), "rolled_back": sum(r["rolled_back"] for r in good),
+    return {"rps": good[0]["rps"], "runs": len(runs), "measured": len(good), "rolled_back": sum(r["rolled_back"] for r in good),
             "seconds_median": median, "seconds_min": secs[0], "seconds_max": secs[-1],
             "periods_median": round(median / period, 2), "periods_max": round(secs[-1] / period, 2),
             "judged_seconds_median": statistics.median(judged) if judged else None,
@@ -173,61 +174,84 @@ def summarize(runs, period):
 
 
 def render_markdown(doc):
-    meta, runs, s = doc["meta"], doc["runs"], doc["summary"]
-    out = ["Run %s on %s (%s cores, %s MB), %d run(s) of `%s` at the first step (10 %%) under %g req/s through the "
-           "production listener, metric period %d s; load average %s before, %s after the runs."
+    meta, runs = doc["meta"], doc["runs"]
+    out = ["Run %s on %s (%s cores, %s MB), %d run(s) of `%s` at the first step (10 %%, spending %s) under %s req/s "
+           "through the production listener, metric period %d s; load average %s before, %s after the runs."
            % (meta["date"], meta["machine"]["cpu"], meta["machine"]["nproc"], meta["machine"]["mem_mb"], len(runs),
-              TAG, meta["rps"], meta["period"], meta["load_start"], meta["load_end"]), "",
-           "| run | rolled back | first candidate traffic → 100 % live | periods | judge decided after | rollback's "
-           "weight change started after | candidate served | failed requests seen / sent | failing metric | playbook | "
+              TAG, meta.get("first_step_spending", "?"), " and ".join("%g" % r for r in meta["rates"]),
+              meta["period"], meta["load_start"], meta["load_end"]), "",
+           "| req/s | run | rolled back | first candidate traffic → 100 % live | periods | judge decided after | the rescue's "
+           "rollback started after | candidate served | failed requests seen / sent | failing metric | playbook | "
            "load before |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         if "seconds_to_rollback" not in r:
-            out.append("| %d | no measurement: %s | | | | | | | | %.0f s | %s |"
-                       % (r["run"], r.get("error", "?")[:200], r["playbook_seconds"], r["load_average_before"][0]))
+            out.append("| %g | %d | no measurement: %s | | | | | | | | %.0f s | %s |"
+                       % (r["rps"], r["run"], r.get("error", "?")[:200], r["playbook_seconds"],
+                          r["load_average_before"][0]))
             continue
         judged, rollback = judged_at(r)
-        out.append("| %d | %s | %.1f s | %.2f | %s s (%s periods) | %s s | %d s, %d requests | %d / %d | %s | %.0f s | "
-                   "%.2f |"
-                   % (r["run"], "yes" if r["rolled_back"] else "NO", r["seconds_to_rollback"], r["periods_to_rollback"],
+        out.append("| %g | %d | %s | %.1f s | %.2f | %s s (%s periods) | %s s | %d s, %d requests | %d / %d | %s | "
+                   "%.0f s | %.2f |"
+                   % (r["rps"], r["run"], "yes" if r["rolled_back"] else "NO", r["seconds_to_rollback"], r["periods_to_rollback"],
                       judged, round(judged / meta["period"], 1) if judged is not None else "-", rollback,
                       r["seconds_candidate_served"], r["candidate_requests"],
                       r["failed_requests_seen"], r["requests_since_first_candidate_traffic"],
                       ", ".join(sorted(set(r["failing_metrics"]))) or "-", r["playbook_seconds"],
                       r["load_average_before"][0]))
-    if s.get("measured"):
-        out += ["", "Median %.1f s = %.2f periods (min %.1f, max %.1f s), the judge's decision after a median %s s; "
-                "%d of %d runs within the target of %d periods."
-                % (s["seconds_median"], s["periods_median"], s["seconds_min"], s["seconds_max"],
-                   s.get("judged_seconds_median"), s["within_target"], s["measured"], TARGET_PERIODS)]
+    out.append("")
+    for s in doc["summary"]:
+        if not s.get("measured"):
+            out.append("- %g req/s: no run measured." % s["rps"])
+            continue
+        verdict = "met" if s["periods_median"] <= TARGET_PERIODS else "missed"
+        out.append("- **%g req/s: median %.1f s = %.2f periods** (min %.1f, max %.1f s), the judge's decision after a "
+                   "median %s s, failed requests %s; %d of %d runs within %d periods: target **%s** at this rate."
+                   % (s["rps"], s["seconds_median"], s["periods_median"], s["seconds_min"], s["seconds_max"],
+                      s.get("judged_seconds_median"), " / ".join(str(n) for n in s["failed_requests"]),
+                      s["within_target"], s["measured"], TARGET_PERIODS, verdict))
     return "\n".join(out)
+
+
+def first_step_spending():
+    """The first step's `spending` in the lab inventory (the role's default when it gives none)."""
+    import yaml
+    steps = yaml.safe_load((labbench.ROOT / "inventories/lab/group_vars/all/ecs.yml").read_text())["ecs_validate_steps"]
+    return steps[0].get("spending", "obrien_fleming")
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=None, help="deployments of the bad release (default 3; 1 with --quick)")
-    p.add_argument("--rps", type=float, default=50.0, help="traffic through the production listener (>= 50)")
-    p.add_argument("--quick", action="store_true", help="one run")
+    p.add_argument("--rps", default="50,200",
+                   help="traffic through the production listener, req/s; comma-separated for several (default 50,200)")
+    p.add_argument("--quick", action="store_true", help="one run per rate")
     p.add_argument("--keep-lab", action="store_true", help="leave a lab started here running")
     p.add_argument("--update-readme", action="store_true")
     args = p.parse_args(argv)
     runs_wanted = args.runs or (1 if args.quick else 3)
     if not 1 <= runs_wanted <= 50:
         raise SystemExit("--runs must be within 1..50")
+    try:
+        rates = [float(x) for x in args.rps.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit("--rps takes numbers, e.g. 50,200")
+    if not rates or any(not 10 <= r <= 400 for r in rates):
+        raise SystemExit("--rps rates must be within 10..400 req/s")
     runs = []
     load_start = labbench.load()
     with labbench.LabSession(keep=args.keep_lab) as lab, tempfile.TemporaryDirectory(prefix="pd-bench-ttr-") as work:
-        for i in range(1, runs_wanted + 1):
-            run = one_run(lab, args.rps, work, i)
-            runs.append(run)
-            print("run %d: %s" % (i, json.dumps({k: v for k, v in run.items() if k not in ("weight_changes", "timeline")},
-                                                default=str)))
+        for rps in rates:
+            for i in range(1, runs_wanted + 1):
+                run = one_run(lab, rps, work, i)
+                runs.append(run)
+                print("%g req/s, run %d: %s" % (rps, i, json.dumps(
+                    {k: v for k, v in run.items() if k not in ("weight_changes", "timeline")}, default=str)))
         period = lab.period
-    doc = {"meta": {"date": labbench.now_utc(), "machine": labbench.machine(), "rps": args.rps, "period": period,
+    doc = {"meta": {"date": labbench.now_utc(), "machine": labbench.machine(), "rates": rates, "period": period,
                     "tag": TAG, "load_start": load_start, "load_end": labbench.load(),
-                    "target_periods": TARGET_PERIODS},
-           "runs": runs, "summary": summarize(runs, period)}
+                    "target_periods": TARGET_PERIODS, "first_step_spending": first_step_spending()},
+           "runs": runs, "summary": [summarize([r for r in runs if r["rps"] == rps], period) for rps in rates]}
     labbench.publish("time_to_rollback", doc, render_markdown(doc), args.update_readme)
     return 0
 

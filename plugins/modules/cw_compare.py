@@ -341,6 +341,16 @@ planned_looks:
   returned: always
   type: int
   sample: 10
+alpha:
+  description: The false-fail budget the watch was given (split over the metrics, spent over the looks).
+  returned: always
+  type: float
+  sample: 0.005
+spending:
+  description: How that budget was spent over the looks.
+  returned: always
+  type: str
+  sample: obrien_fleming
 early_exit:
   description: Whether the watch ended before its last look because of a failure.
   returned: always
@@ -621,6 +631,7 @@ def main():
         elapsed=elapsed,
         window=outcome["window"],
         alpha=params["alpha"],
+        spending=params["spending"],
         periods=outcome["periods"],
         summary=judge.summarize(outcome, elapsed=elapsed, early=early),
     )

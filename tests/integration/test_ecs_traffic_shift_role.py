@@ -10,7 +10,7 @@ from aws_world import blue_green
 from harness import localhost_play, run_playbook
 
 
-def run_one_step(moto, world, policy, alpha=0.01):
+def run_one_step(moto, world, policy, alpha=0.01, step=None, role_vars=None):
     plan = {
         "execution_id": "test-budget",
         "cluster": "prod-ecs-cluster",
@@ -20,7 +20,7 @@ def run_one_step(moto, world, policy, alpha=0.01):
         "candidate": {"service_name": "myapp-b", "target_group_arn": world["target_groups"]["b"]},
         "candidate_percent": 0,
         "desired_count": 2,
-        "steps": [{"percent": 10, "watch_seconds": 0}],
+        "steps": [step or {"percent": 10, "watch_seconds": 0}],
     }
     play = localhost_play([{"name": "Shift", "ansible.builtin.include_role": {"name": "progressive.delivery.ecs_traffic_shift"}}],
                           moto.url, vars={
@@ -31,8 +31,14 @@ def run_one_step(moto, world, policy, alpha=0.01):
                               "ecs_traffic_shift_alpha": alpha,
                               "ecs_traffic_shift_inconclusive_policy": policy,
                               "ecs_traffic_shift_inconclusive_fallback": "proceed",
+                              **(role_vars or {}),
                           })
     return run_playbook(play)
+
+
+def compare_calls(result):
+    return [res for name, host, res in result.tasks()
+            if name.split(" : ")[-1].startswith("Compare candidate against live, watching") and not res.get("skipped")]
 
 
 def compare_levels(result):
@@ -71,3 +77,18 @@ def test_pause_with_no_terminal_to_ask_on_rolls_back_instead_of_going_on(moto):
     assert {g["TargetGroupArn"]: g["Weight"] for g in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]} == {
         world["target_groups"]["a"]: 100, world["target_groups"]["b"]: 0}
     assert "failed the 10 % step" in result.task("Stop here when the candidate is worse - the rescue rolls back")["msg"]
+
+
+@pytest.mark.parametrize("step, role_vars, expected", [
+    ({"percent": 10, "watch_seconds": 0}, {}, "obrien_fleming"),
+    ({"percent": 10, "watch_seconds": 0, "spending": "pocock"}, {}, "pocock"),
+    ({"percent": 10, "watch_seconds": 0}, {"ecs_traffic_shift_spending": "bonferroni"}, "bonferroni"),
+    ({"percent": 10, "watch_seconds": 0, "spending": "pocock"}, {"ecs_traffic_shift_spending": "bonferroni"}, "pocock"),
+])
+def test_a_step_spends_its_alpha_as_the_schedule_or_the_role_says(moto, step, role_vars, expected):
+    world = blue_green(moto)
+    result = run_one_step(moto, world, "extend", step=step, role_vars=role_vars)
+    assert result.rc == 0, result
+    calls = compare_calls(result)
+    assert len(calls) == 2, calls   # the watch and its extension (no metrics in bare moto: inconclusive)
+    assert [c["spending"] for c in calls] == [expected, expected]

@@ -157,3 +157,17 @@ def test_the_roles_extension_watches_again_over_the_grown_window():
     # 625 candidate requests at 0.18 % cannot pass (MDE >> x1.25): every trial that does not fail watches twice.
     assert all(look == 10 for look, v in zip(out["look"], out["verdict"]) if v != "fail")
     assert "pass" not in out["verdict"]
+
+
+def test_a_scenarios_spending_reaches_the_judge():
+    """The same trials judged with pocock decide no later than with O'Brien-Fleming when the release is clearly bad:
+    pocock's early looks test at a larger level."""
+    looks = {}
+    for spending in ("obrien_fleming", "pocock"):
+        scn = _scenario("lab first step 200rps 10%% 40s %s 0%% -> 5%%" % spending)
+        assert scn["spending"] == spending and scn["periods"] == 8
+        index = ja.all_scenarios().index(scn)
+        _index, _chunk, out = ja.run_chunk((scn, index, 0, 30, ja.SEED))
+        assert out["verdict"].count("fail") == 30
+        looks[spending] = sum(out["look"]) / 30.0
+    assert looks["pocock"] < looks["obrien_fleming"], looks

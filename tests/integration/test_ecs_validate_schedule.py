@@ -1,0 +1,34 @@
+"""The ecs_validate role refuses a malformed traffic schedule before it makes any AWS call."""
+import pytest
+
+from harness import localhost_play, run_playbook
+
+MESSAGE = "ecs_validate_steps must be steps of rising percents within 1-100 ending at 100"
+
+
+def validate(moto, steps):
+    play = localhost_play([{"name": "Validate", "ansible.builtin.include_role": {"name": "progressive.delivery.ecs_validate"}}],
+                          moto.url, vars={"ecs_validate_app": "myapp", "ecs_validate_cluster": "prod-ecs-cluster",
+                                          "ecs_validate_image_tag": "v1.2.3", "ecs_validate_steps": steps})
+    return run_playbook(play)
+
+
+@pytest.mark.parametrize("steps", [
+    [{"percent": 50, "watch_seconds": 0}, {"percent": 10, "watch_seconds": 0}, {"percent": 100, "watch_seconds": 0}],
+    [{"percent": 10, "watch_seconds": 0}, {"percent": 90, "watch_seconds": 0}],
+    [{"percent": 10, "watch_seconds": -1}, {"percent": 100, "watch_seconds": 0}],
+    [{"percent": 10, "watch_seconds": 30, "spending": "fast"}, {"percent": 100, "watch_seconds": 0}],
+])
+def test_a_malformed_schedule_is_refused_before_any_aws_call(moto, steps):
+    result = validate(moto, steps)
+    assert result.rc != 0
+    failed = result.task("Check the traffic schedule")
+    assert failed.get("failed") and MESSAGE in failed["msg"], failed
+    assert "optionally spending: obrien_fleming, pocock or bonferroni" in failed["msg"]
+    assert not [name for name, _host, _res in result.tasks() if name.endswith("Who is deploying")]
+
+
+def test_a_schedule_with_a_spending_per_step_passes_the_check(moto):
+    result = validate(moto, [{"percent": 10, "watch_seconds": 30, "spending": "pocock"},
+                             {"percent": 100, "watch_seconds": 60, "spending": "obrien_fleming"}])
+    assert not result.task("Check the traffic schedule").get("failed"), result
