@@ -29,6 +29,7 @@ def test_5xx_release_is_rolled_back_at_the_first_step_and_everyone_is_told(world
     assert failing[0]["candidate"] > failing[0]["live"]
     path, page = world.report(result)
     assert "ROLLED BACK" in page and ">Rolled back<" in page and "error_rate" in page and ">fail<" in page
+    assert page.index("<td>Rolled back</td>") < page.index("<td>Finished</td>"), "the run ends with its rollback"
 
     hooks = [json.loads(r["body"]) for r in receiver.posts("/hook")]
     assert [h["event"] for h in hooks][0] == "start" and "rollback" in [h["event"] for h in hooks]
