@@ -32,6 +32,10 @@ from labbench import config  # noqa: E402
 
 TAG = "v1.2.4-errors"
 TARGET_PERIODS = 2
+# ecs_rollout_wait counts tasks of the candidate's revision that stopped up to 30 s before its wait began as failures
+# of the new rollout; the same bad tag redeployed within that time after a rollback (this benchmark's next run) would
+# fail there before any traffic. Runs are spaced by this much.
+RUN_SPACING_S = 35
 
 
 class WeightPoller:
@@ -241,9 +245,12 @@ def main(argv=None):
     runs = []
     load_start = labbench.load()
     with labbench.LabSession(keep=args.keep_lab) as lab, tempfile.TemporaryDirectory(prefix="pd-bench-ttr-") as work:
+        last_end = 0.0
         for rps in rates:
             for i in range(1, runs_wanted + 1):
+                time.sleep(max(0.0, min(RUN_SPACING_S, last_end + RUN_SPACING_S - time.time())))
                 run = one_run(lab, rps, work, i)
+                last_end = time.time()
                 runs.append(run)
                 print("%g req/s, run %d: %s" % (rps, i, json.dumps(
                     {k: v for k, v in run.items() if k not in ("weight_changes", "timeline")}, default=str)))
