@@ -104,26 +104,37 @@ def _expect_ratio(effect):
     return EXPECT_NO_FAIL if effect == 1.0 else EXPECT_FAIL
 
 
-def error_rate_scenarios():
+def _ratio_scenario(config, effect, prefix="", **extra):
+    """The candidate's 5xx rate at `effect` times live's, on one of ERROR_RATE_CONFIGS' traffic; `prefix` names a
+    variant of the group (e.g. the role's extension, another spending) whose `extra` fields say what differs."""
+    group, rps, weight, period, periods, rate = config
+    live_n, cand_n = _requests(rps, weight, period)
+    return _scenario(
+        name="%s%s x%g" % (prefix, group, effect), group=prefix + group, effect=effect, label="x%g" % effect,
+        expect=_expect_ratio(effect), large=effect >= LARGE_RATIO, period_s=period, periods=periods, rps=rps,
+        weight=weight, live_requests=live_n, candidate_requests=cand_n, live_rate=rate,
+        candidate_rate=min(1.0, rate * effect), **extra)
+
+
+def _lab_bad_release(name, group, rps, weight, periods, **extra):
+    """The lab's bad release (v1.2.4-errors, 5 % 5xx) or A/A against its healthy release (no 5xx): two scenarios."""
+    live_n, cand_n = _requests(rps, weight, 5)
     out = []
-    for group, rps, weight, period, periods, rate in ERROR_RATE_CONFIGS:
-        live_n, cand_n = _requests(rps, weight, period)
-        for effect in ERROR_RATE_EFFECTS:
-            out.append(_scenario(
-                name="%s x%g" % (group, effect), group=group, effect=effect, label="x%g" % effect,
-                expect=_expect_ratio(effect), large=effect >= LARGE_RATIO, period_s=period, periods=periods,
-                rps=rps, weight=weight, live_requests=live_n, candidate_requests=cand_n,
-                live_rate=rate, candidate_rate=min(1.0, rate * effect)))
+    for label, cand_rate in (("A/A 0%", 0.0), ("0% -> 5%", 0.05)):
+        out.append(_scenario(
+            name="%s %s" % (name, label), group=group, effect=1.0 if cand_rate == 0 else math.inf, label=label,
+            expect=EXPECT_NO_FAIL if cand_rate == 0 else EXPECT_FAIL, large=cand_rate > 0, period_s=5,
+            periods=periods, rps=rps, weight=weight, live_requests=live_n, candidate_requests=cand_n,
+            live_rate=0.0, candidate_rate=cand_rate, **extra))
+    return out
+
+
+def error_rate_scenarios():
+    out = [_ratio_scenario(config, effect) for config in ERROR_RATE_CONFIGS for effect in ERROR_RATE_EFFECTS]
     # The lab's real bad release: v1.2.4-errors (5 % 5xx) against v1.2.2 (no 5xx), at both steps.
-    for group, rps, weight, period, periods, _rate in ERROR_RATE_CONFIGS[4:]:
-        live_n, cand_n = _requests(rps, weight, period)
+    for group, rps, weight, _period, periods, _rate in ERROR_RATE_CONFIGS[4:]:
         name = group.replace("lab 20rps", "lab bad release")
-        for label, cand_rate in (("A/A 0%", 0.0), ("0% -> 5%", 0.05)):
-            out.append(_scenario(
-                name="%s %s" % (name, label), group=name, effect=1.0 if cand_rate == 0 else math.inf, label=label,
-                expect=EXPECT_NO_FAIL if cand_rate == 0 else EXPECT_FAIL, large=cand_rate > 0, period_s=period,
-                periods=periods, rps=rps, weight=weight, live_requests=live_n, candidate_requests=cand_n,
-                live_rate=0.0, candidate_rate=cand_rate))
+        out += _lab_bad_release(name, name, rps, weight, periods)
     return out
 
 
@@ -203,47 +214,20 @@ def policy_scenarios():
     by_name = dict((c[0], c) for c in ERROR_RATE_CONFIGS)
     for group, effects in (("seed 1250rpm 10% 5m", (1.0, 5.0)), ("seed 1250rpm 50% 10m", (1.0, 2.0)),
                            ("200rps 10% 5m", (1.0, 1.5))):
-        _name, rps, weight, period, periods, rate = by_name[group]
-        live_n, cand_n = _requests(rps, weight, period)
-        for effect in effects:
-            out.append(_scenario(
-                name="extend once %s x%g" % (group, effect), group="extend once " + group, effect=effect,
-                label="x%g" % effect, expect=_expect_ratio(effect), large=effect >= LARGE_RATIO, extensions=1,
-                period_s=period, periods=periods, rps=rps, weight=weight, live_requests=live_n,
-                candidate_requests=cand_n, live_rate=rate, candidate_rate=min(1.0, rate * effect)))
+        out += [_ratio_scenario(by_name[group], effect, "extend once ", extensions=1) for effect in effects]
     # The lab's first step with 100 requests/s instead of 20; or with 20 and error_rate's min_requests at 10.
     for rps, overrides, tag in ((100.0, None, ""), (20.0, {"error_rate": {"min_requests": 10}}, " min_requests 10")):
-        live_n, cand_n = _requests(rps, 0.10, 5)
-        for cand_rate in (0.0, 0.05):
-            label = "A/A 0%" if cand_rate == 0 else "0% -> 5%"
-            out.append(_scenario(
-                name="lab what-if %grps%s 10%% 20s %s" % (rps, tag, label), group="lab what-if %grps%s" % (rps, tag),
-                effect=1.0 if cand_rate == 0 else math.inf, label=label,
-                expect=EXPECT_NO_FAIL if cand_rate == 0 else EXPECT_FAIL, large=cand_rate > 0, period_s=5,
-                periods=4, rps=rps, weight=0.10, live_requests=live_n, candidate_requests=cand_n, live_rate=0.0,
-                candidate_rate=cand_rate, overrides=overrides))
+        out += _lab_bad_release("lab what-if %grps%s 10%% 20s" % (rps, tag), "lab what-if %grps%s" % (rps, tag), rps,
+                                0.10, 4, overrides=overrides)
     # The lab's first step as inventories/lab has it (10 %, 40 s watch = 8 looks of 5 s) at the time-to-rollback
     # benchmark's traffic, with the role's default spending and with the lab's `spending: pocock`.
     for rps in (50.0, 200.0):
-        live_n, cand_n = _requests(rps, 0.10, 5)
         for spending in ("obrien_fleming", "pocock"):
             group = "lab first step %grps 10%% 40s %s" % (rps, spending)
-            for cand_rate in (0.0, 0.05):
-                label = "A/A 0%" if cand_rate == 0 else "0% -> 5%"
-                out.append(_scenario(
-                    name="%s %s" % (group, label), group=group, effect=1.0 if cand_rate == 0 else math.inf,
-                    label=label, expect=EXPECT_NO_FAIL if cand_rate == 0 else EXPECT_FAIL, large=cand_rate > 0,
-                    period_s=5, periods=8, rps=rps, weight=0.10, live_requests=live_n, candidate_requests=cand_n,
-                    live_rate=0.0, candidate_rate=cand_rate, spending=spending))
+            out += _lab_bad_release(group, group, rps, 0.10, 8, spending=spending)
     # What pocock costs where traffic is thin and the watch long: the seed's first step.
-    _name, rps, weight, period, periods, rate = by_name["seed 1250rpm 10% 5m"]
-    live_n, cand_n = _requests(rps, weight, period)
-    for effect in ERROR_RATE_EFFECTS:
-        out.append(_scenario(
-            name="pocock seed 1250rpm 10%% 5m x%g" % effect, group="pocock seed 1250rpm 10% 5m", effect=effect,
-            label="x%g" % effect, expect=_expect_ratio(effect), large=effect >= LARGE_RATIO, period_s=period,
-            periods=periods, rps=rps, weight=weight, live_requests=live_n, candidate_requests=cand_n,
-            live_rate=rate, candidate_rate=min(1.0, rate * effect), spending="pocock"))
+    out += [_ratio_scenario(by_name["seed 1250rpm 10% 5m"], effect, "pocock ", spending="pocock")
+            for effect in ERROR_RATE_EFFECTS]
     return out
 
 

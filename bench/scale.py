@@ -192,11 +192,15 @@ def fleet_memory_mb(fleet):
 
 
 def batch_sizes(hosts, serial):
-    """The batches ansible's `serial` makes of `hosts` hosts: a count, or a percentage rounded down (at least 1)."""
-    text = str(serial).strip()
-    size = int(hosts * float(text[:-1]) / 100.0) if text.endswith("%") else int(text)
-    size = max(1, min(size, hosts))
+    """The batches ansible-playbook cuts `hosts` hosts into for `serial` (a count, or a percentage: its pct_to_int)."""
+    from ansible.utils.helpers import pct_to_int
+    size = min(pct_to_int(str(serial).strip(), hosts), hosts) or hosts
     return [min(size, hosts - i) for i in range(0, hosts, size)]
+
+
+def row_batches(row):
+    """A VM row's batches (rows of older JSON carry none: cut them again)."""
+    return row.get("batches") or batch_sizes(row["hosts"], row["serial"])
 
 
 def vm_one(lab, fleet, hosts, serial, forks):
@@ -258,9 +262,9 @@ def render_markdown(doc):
         for r in doc["vm"]:
             if "error" in r:
                 out.append("| %d | %s | %s | - | - | %s | | | | | |"
-                           % (r["hosts"], r["serial"], len(batch_sizes(r["hosts"], r["serial"])), r["error"]))
+                           % (r["hosts"], r["serial"], len(row_batches(r)), r["error"]))
                 continue
-            batches = r.get("batches") or batch_sizes(r["hosts"], r["serial"])
+            batches = row_batches(r)
             out.append("| %d | %s | %d | %d | %d | %.1f s | %.1f s | %.2f s | %.1f s | %.0f MB | %.2f |"
                        % (r["hosts"], r["serial"], len(batches), r["rc"], r["hosts_ok"], r["wall_s"],
                           r["wall_s"] / len(batches), r["per_host_s"], r["fleet_create_s"], r["fleet_rss_mb"],
@@ -288,7 +292,7 @@ def reading(doc):
         rows = sorted((r for r in vm if r["serial"] == serial), key=lambda r: r["hosts"])
         parts = []
         for r in rows:
-            n = len(r.get("batches") or batch_sizes(r["hosts"], serial))
+            n = len(row_batches(r))
             parts.append("%d hosts %.0f s (%d batch%s, %.0f s each)"
                          % (r["hosts"], r["wall_s"], n, "es" if n > 1 else "", r["wall_s"] / n))
         ok = all(r["rc"] == 0 and r["hosts_ok"] == r["hosts"] for r in rows)
@@ -361,10 +365,11 @@ def main(argv=None):
                 for h in hosts:
                     planned = []
                     for serial in serials:
-                        if batch_sizes(h, serial) in planned:   # e.g. 5 hosts at 5 and at 10: the same one batch
+                        batches = batch_sizes(h, serial)
+                        if batches in planned:   # e.g. 5 hosts at 5 and at 10: the same one batch
                             print("VM %d hosts, serial %s: same batches as an earlier run, skipped" % (h, serial))
                             continue
-                        planned.append(batch_sizes(h, serial))
+                        planned.append(batches)
                         try:
                             r = vm_one(lab, fleet, h, serial, args.vm_forks)
                         except Exception as e:   # e.g. no root / sshd: say so, keep the other figures

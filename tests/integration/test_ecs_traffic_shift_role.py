@@ -37,15 +37,14 @@ def run_one_step(moto, world, policy, alpha=0.01, step=None, role_vars=None):
 
 
 def compare_calls(result):
+    """The results of the step's cw_compare calls (its watch, and its extension when taken)."""
     return [res for name, host, res in result.tasks()
             if name.split(" : ")[-1].startswith("Compare candidate against live, watching") and not res.get("skipped")]
 
 
 def compare_levels(result):
     """Per cw_compare call of the step, the significance level each metric was tested at."""
-    return [{m["name"]: m["level"] for m in res["metrics"]}
-            for name, host, res in result.tasks() if name.split(" : ")[-1].startswith("Compare candidate against live, watching")
-            and not res.get("skipped")]
+    return [{m["name"]: m["level"] for m in res["metrics"]} for res in compare_calls(result)]
 
 
 @pytest.mark.parametrize("policy", ["proceed", "extend"])

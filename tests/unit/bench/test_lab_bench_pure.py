@@ -27,6 +27,14 @@ def test_batch_plan_is_ansibles(hosts, serial):
     assert scale.batch_sizes(hosts, serial) == ansible_batches(hosts, serial)
 
 
+@pytest.mark.parametrize("hosts, serial, batches", [
+    (5, "5", [5]), (5, "10", [5]), (5, "25%", [1, 1, 1, 1, 1]), (20, "25%", [5, 5, 5, 5]),
+    (50, "25%", [12, 12, 12, 12, 2]), (50, "10", [10] * 5), (7, "0", [7]),
+])
+def test_batch_plan_examples(hosts, serial, batches):
+    assert scale.batch_sizes(hosts, serial) == batches
+
+
 def test_scale_reading_says_what_each_batch_size_took():
     doc = {"ecs": [{"services": 1, "rc": 0, "apps_at_100_on_candidate": 1, "wall_s": 60.0, "api_calls_per_service": 72.0},
                    {"services": 5, "rc": 0, "apps_at_100_on_candidate": 4, "wall_s": 90.0, "api_calls_per_service": 72.0}],
