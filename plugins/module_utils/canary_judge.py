@@ -420,6 +420,7 @@ def evaluate(specs, data, look=1, looks=1, alpha=0.01, spent=None, spending="obr
                "metric_name": spec["metric_name"], "stat": spec["stat"],
                "against": "baseline" if (against_baseline or spec.get("scope") == "load_balancer") else "live"}
         row.update(result)
+        row["kind"] = spec["kind"]
         rows.append(row)
     score, decision, reason = stats.aggregate(rows, pass_score, marginal_score)
     return {"metrics": rows, "score": score, "decision": decision, "reason": reason, "spent": spent,
