@@ -323,3 +323,72 @@ def test_metrics_published_per_target_group_with_aws_dimensions(moto, app_factor
     listed = cw.list_metrics(Namespace="AWS/ApplicationELB", MetricName="RequestCount")["Metrics"]
     assert {tuple(sorted(d["Name"] for d in m["Dimensions"])) for m in listed} == {
         ("LoadBalancer",), ("LoadBalancer", "TargetGroup")}
+
+
+def _wait_scheme(plane, port, scheme, timeout=5):
+    deadline = time.time() + timeout
+    while not plane.url(port).startswith(scheme + "://") and time.time() < deadline:
+        time.sleep(0.1)
+    assert plane.url(port).startswith(scheme + "://"), plane.url(port)
+    time.sleep(0.3)   # the certificate is loaded in the same refresh
+
+
+def test_https_listener_serves_the_certificate_its_api_listener_names(moto, app_factory, plane_factory, tmp_path,
+                                                                      monkeypatch):
+    import http.client
+    import ssl
+    from lab import config, tls
+    monkeypatch.setattr(config, "STATE_DIR", tmp_path)         # the lab CA and key store of this test alone
+    app = app_factory("v1.2.2")
+    _, tgs, listener_arn = make_alb(moto, {"a": [app]}, {"a": 1})
+    issued = tls.issue_server_certificate(["myapp-alb.lab.test"], ["127.0.0.1"])
+    acm, elbv2 = moto.client("acm"), moto.client("elbv2")
+    cert_arn = acm.import_certificate(Certificate=issued["certificate"], PrivateKey=issued["private_key"],
+                                      CertificateChain=issued["chain"])["CertificateArn"]
+    plane = plane_factory(publish=False)
+    port = plane.listener_ports[80]
+    forward = [{"Type": "forward", "TargetGroupArn": tgs["a"]}]
+    assert http_get(plane.url(80) + "/health")[0] == 200
+
+    elbv2.modify_listener(ListenerArn=listener_arn, Protocol="HTTPS", Certificates=[{"CertificateArn": cert_arn}],
+                          DefaultActions=forward)
+    _wait_scheme(plane, 80, "https")
+    trusted = ssl.create_default_context(cafile=str(tls.ca_bundle_path()))
+
+    def get(name=None, context=trusted):
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
+        if name:     # connect to 127.0.0.1, validate as `name` (SNI + hostname check)
+            conn.connect = lambda: setattr(conn, "sock", context.wrap_socket(
+                __import__("socket").create_connection(("127.0.0.1", port), 5), server_hostname=name))
+        try:
+            conn.request("GET", "/health", headers={"Host": name or "127.0.0.1"})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    assert get() == 200                                         # 127.0.0.1 is in the certificate
+    assert get("myapp-alb.lab.test") == 200                     # so is the ALB's name
+    with pytest.raises(ssl.SSLCertVerificationError, match="[Hh]ostname mismatch|not valid for"):
+        get("other.example.com")
+    with pytest.raises(ssl.SSLCertVerificationError, match="self-signed certificate in certificate chain"):
+        get(context=ssl.create_default_context())               # the system's CAs do not know the lab CA
+    with pytest.raises((OSError, http.client.HTTPException)):
+        http_get("http://127.0.0.1:%d/health" % port, timeout=3)  # an HTTPS listener speaks only TLS
+
+    # a certificate whose key the lab does not hold: the listener refuses TLS
+    foreign_ca, foreign_ca_key = tls.make_ca()
+    foreign, foreign_key = tls.issue(foreign_ca, foreign_ca_key, ["myapp-alb.lab.test"], ["127.0.0.1"])
+    foreign_arn = acm.import_certificate(Certificate=foreign, PrivateKey=foreign_key)["CertificateArn"]
+    elbv2.modify_listener(ListenerArn=listener_arn, Certificates=[{"CertificateArn": foreign_arn}],
+                          DefaultActions=forward)
+    deadline = time.time() + 5
+    while plane.snapshot.certificates.get(80) != foreign_arn and time.time() < deadline:
+        time.sleep(0.1)
+    unverified = ssl._create_unverified_context()
+    with pytest.raises((ssl.SSLError, OSError)):
+        get(context=unverified)
+    assert plane.tls_refused >= 1
+
+    elbv2.modify_listener(ListenerArn=listener_arn, Protocol="HTTP", DefaultActions=forward)
+    _wait_scheme(plane, 80, "http")
+    assert http_get(plane.url(80) + "/health")[0] == 200
