@@ -84,8 +84,8 @@ def tls_hint(errors, host, server_name, ca_path):
                      % ("in ca_path %s" % ca_path if ca_path else "this host trusts"))
     if mismatch:
         hints.append("the listener's certificate does not cover %s: set server_name (role: "
-                     "ecs_green_deploy_smoke_server_name) to a name it covers, e.g. the DNS alias of the load balancer "
-                     "the certificate was issued for" % name)
+                     "ecs_green_deploy_smoke_server_name) to a name it covers: your service's name on the certificate, "
+                     "e.g. a Route 53 alias of the load balancer" % name)
     if not hints:
         hints.append("the TLS connection to %s failed: check that the listener is HTTPS, that ca_path (role: "
                      "ecs_green_deploy_smoke_ca_path) holds the CA that signed its certificate, and that server_name "
