@@ -288,8 +288,9 @@ def test_metrics_published_per_target_group_with_aws_dimensions(moto, app_factor
     results = many(plane.url(80) + "/api/v1/items", 200)
     flushes = plane.flushes
     deadline = time.time() + 15
-    while plane.flushes < flushes + 1 and time.time() < deadline:
-        time.sleep(0.2)   # the period of the last request closes and is published
+    while plane.flushes < flushes + 2 and time.time() < deadline:
+        time.sleep(0.2)   # the period of the last request closes and is published (+1: a flush under way when
+        #                   `flushes` was read may have drained before the last requests were recorded)
     sent = {"myapp-a": [0, 0], "myapp-b": [0, 0]}
     for status, _, h in results:
         sent[h["X-Lab-Target-Group"]][0] += 1
@@ -392,3 +393,34 @@ def test_https_listener_serves_the_certificate_its_api_listener_names(moto, app_
     elbv2.modify_listener(ListenerArn=listener_arn, Protocol="HTTP", DefaultActions=forward)
     _wait_scheme(plane, 80, "http")
     assert http_get(plane.url(80) + "/health")[0] == 200
+
+
+def test_aws_shaped_metrics_arrive_periods_late_and_without_zero_counts(moto, app_factory, plane_factory):
+    app = app_factory("v1.2.2")
+    lb_arn, tgs, _ = make_alb(moto, {"a": [app]}, {"a": 1})
+    plane = plane_factory(metric_period=2, cw_shape="aws", delay_periods="2")
+    results = many(plane.url(80) + "/api/v1/items", 50)
+    period_end = (int(time.time() // 2) + 1) * 2          # the last request's period ends here, put 2 periods later
+    assert all(s == 200 for s, _, _ in results)
+    cw = moto.client("cloudwatch")
+    dims = [{"Name": "TargetGroup", "Value": "targetgroup/" + tgs["a"].split(":targetgroup/")[1]},
+            {"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/")[1]}]
+
+    def total(metric, stat="Sum"):
+        now = datetime.now(timezone.utc)
+        points = cw.get_metric_statistics(Namespace="AWS/ApplicationELB", MetricName=metric, Dimensions=dims,
+                                          StartTime=now - timedelta(minutes=2), EndTime=now + timedelta(seconds=10),
+                                          Period=60, Statistics=[stat])["Datapoints"]
+        return sum(p[stat] for p in points)
+
+    time.sleep(max(0.0, period_end + 1.5 - time.time()))
+    assert total("RequestCount") < 50                     # the last period is not there one period after its end
+    deadline = period_end + 12
+    while total("RequestCount") < 50 and time.time() < deadline:
+        time.sleep(0.25)
+    arrived = time.time()
+    assert total("RequestCount") == 50 and arrived >= period_end + 3.5, (arrived - period_end)
+    assert total("TargetResponseTime", "SampleCount") == 50
+    listed = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/ApplicationELB")["Metrics"]}
+    assert {"RequestCount", "HTTPCode_Target_2XX_Count", "TargetResponseTime"} <= listed
+    assert not listed & {"HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_4XX_Count"}
