@@ -169,8 +169,9 @@ def get_as(url, server_name, timeout, headers, context):
         conn = NamedTLSConnection(parts.hostname, port, server_name, context, timeout)
     else:
         conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
-    request_headers = {"Host": smoke.host_header(server_name, port, https)}
-    request_headers.update(headers)
+    request_headers = dict(headers)
+    if not any(k.lower() == "host" for k in request_headers):
+        request_headers["Host"] = smoke.host_header(server_name, port, https)
     try:
         conn.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""), headers=request_headers)
         response = conn.getresponse()
@@ -228,6 +229,9 @@ def main():
     tls_problem = smoke.tls_input_problem(p["base_url"], p["ca_path"], p["server_name"])
     if tls_problem:
         module.fail_json(msg=tls_problem)
+    if not p["validate_certs"] and p["base_url"].startswith("https://"):
+        module.warn("validate_certs is off: the smoke test cannot tell the candidate from anything answering on %s; "
+                    "give ca_path / server_name instead" % p["base_url"])
     tls = dict(validate_certs=p["validate_certs"], ca_path=p["ca_path"], server_name=p["server_name"],
                context=tls_context(p["validate_certs"], p["ca_path"]) if p["server_name"] else None)
     base = p["base_url"].rstrip("/")

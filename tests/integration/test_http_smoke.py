@@ -90,7 +90,9 @@ def test_https_smoke_through_the_lab_test_listener_validates_with_the_lab_ca(lab
                  {"name": "by a name not covered", "ignore_errors": True, "progressive.delivery.http_smoke": dict(
                      base_url=url, ca_path=ca, server_name="myapp.example.com", requests=1, paths=["/health"])},
                  {"name": "plain open_url path, by the address the certificate covers",
-                  "progressive.delivery.http_smoke": dict(base_url=url, ca_path=ca, requests=1, max_p95_ms=5000)}]
+                  "progressive.delivery.http_smoke": dict(base_url=url, ca_path=ca, requests=1, max_p95_ms=5000)},
+                 {"name": "validation off", "progressive.delivery.http_smoke": dict(
+                     base_url=url, validate_certs=False, requests=1, max_p95_ms=5000)}]
         result = run_playbook(localhost_play(tasks, lab.endpoint))
     finally:
         elbv2.modify_listener(ListenerArn=listener["ListenerArn"], Protocol="HTTP",
@@ -98,6 +100,8 @@ def test_https_smoke_through_the_lab_test_listener_validates_with_the_lab_ca(lab
     good = result.task("with the lab CA")
     assert not good.get("failed") and good["requests"] == 3 and good["errors"] == 0, good
     assert not result.task("plain open_url path, by the address the certificate covers").get("failed")
+    unvalidated = result.task("validation off")
+    assert not unvalidated.get("failed") and "validate_certs is off" in " ".join(unvalidated.get("warnings", []))
     no_ca = result.task("without the CA")
     assert no_ca["failed"] and no_ca["errors"] == 1
     assert "certificate validation failed" in no_ca["msg"] and "ecs_green_deploy_smoke_ca_path" in no_ca["msg"], no_ca["msg"]
