@@ -428,6 +428,9 @@ class _ListenerServer(ThreadingHTTPServer):
         tls.settimeout(UPSTREAM_TIMEOUT_S)
         try:
             return super().finish_request(tls, client_address)
+        except (ssl.SSLError, ConnectionError, TimeoutError) as e:   # client went away mid-request: not our error
+            LOG.debug("lab-alb: TLS connection on %s ended: %s", self.api_port, e)
+            return None
         finally:
             try:
                 tls.close()
