@@ -83,7 +83,13 @@ def print_endpoints(status):
     for api, local in sorted(config.LISTENER_LOCAL_PORTS.items()):
         name = {config.PROD_LISTENER_PORT: "production", config.TEST_LISTENER_PORT: "test",
                 config.VM_LISTENER_PORT: "VM"}.get(api, "")
-        print("  %-10s listener :%-5d -> http://127.0.0.1:%d" % (name, api, local))
+        scheme = "https" if api in config.TLS_LISTENERS else "http"
+        print("  %-10s listener :%-5d -> %s://127.0.0.1:%d" % (name, api, scheme, local))
+    print("  lab CA (for HTTPS listeners): %s" % (Path(config.STATE_DIR) / "tls" / "ca.pem"))
+    if config.CW_SHAPE != "lab" or config.METRIC_DELAY_PERIODS != "0":
+        print("  CloudWatch shaped like %s: %d s periods, put %s period(s) late" % (
+            config.CW_SHAPE.upper() if config.CW_SHAPE == "aws" else "the lab", config.METRIC_PERIOD,
+            config.METRIC_DELAY_PERIODS))
 
 
 def up(args):

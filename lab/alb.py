@@ -7,6 +7,13 @@ or a single TargetGroupArn) and describe_target_health of each target group. Eac
 weighted-random target group of the first matching rule, then round-robin over that group's `healthy` targets. No healthy target -> 503 from the "ELB" (HTTPCode_ELB_5XX_Count); upstream
 connection error -> 502 (also an ELB 5xx). Every response carries X-Lab-Target-Group.
 
+HTTPS as the API says: a listener whose Protocol is HTTPS serves TLS on its local port with its default
+certificate (ACM's or IAM's, by ARN; the key from the lab's own store, lab/tls.py), and only TLS; HTTP serves
+plain HTTP. A certificate whose key the lab does not hold makes the listener refuse every handshake. The
+protocol follows ModifyListener within a refresh. SNI selection among several listener certificates is not
+done: the default certificate is served whatever name the client asks for (a client validating the name then
+fails, as it would against an ALB without a certificate for that name).
+
 Every METRIC_PERIOD seconds (aligned to period boundaries, stamped with the period's start as
 CloudWatch buckets them) it publishes AWS/ApplicationELB metrics per target group
 (LoadBalancer=app/<name>/<id>, TargetGroup=targetgroup/<name>/<id>) and per load balancer:
@@ -29,6 +36,7 @@ import collections
 import http.client
 import logging
 import random
+import ssl
 import sys
 import threading
 import time
@@ -48,6 +56,7 @@ UPSTREAM_TIMEOUT_S = 30.0
 MAX_VALUES_PER_DATUM = 150        # CloudWatch limit on distinct Values in one datum
 MAX_DATUMS_PER_CALL = 20
 MAX_BODY_BYTES = 10 * 1024 * 1024
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 
 # ---------------------------------------------------------------- pure parts (unit-tested)
@@ -268,11 +277,22 @@ class DelayedDelivery:
 class Snapshot:
     """What the API said at one refresh: lb ARN, per local port the weighted TGs, per TG its healthy targets."""
 
-    def __init__(self, lb_arn=None, listeners=None, targets=None, taken=0.0):
+    def __init__(self, lb_arn=None, listeners=None, targets=None, taken=0.0, certificates=None):
         self.lb_arn = lb_arn
         self.listeners = listeners or {}      # api listener port -> rule_matchers() (default rule last)
         self.targets = targets or {}          # tg_arn -> [(ip, port)]
         self.taken = taken
+        self.certificates = certificates or {}  # api listener port -> default certificate ARN (HTTPS listeners)
+
+
+def listener_certificate(listener):
+    """The default certificate ARN of an HTTPS listener (as describe_listeners gives it); None for HTTP.
+    An HTTPS listener without a certificate (AWS would not allow one) yields "" - it refuses TLS."""
+    if (listener.get("Protocol") or "HTTP").upper() != "HTTPS":
+        return None
+    certs = listener.get("Certificates") or []
+    default = [c for c in certs if c.get("IsDefault")] or certs
+    return (default[0].get("CertificateArn") or "") if default else ""
 
 
 def _boto_client(service, endpoint, region):
@@ -294,10 +314,14 @@ def read_snapshot(elbv2, alb_name, listener_ports):
         return Snapshot(taken=time.time())
     lb_arn = lbs[0]["LoadBalancerArn"]
     listeners = {}
+    certificates = {}
     for listener in elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]:
         if listener["Port"] in listener_ports:
             rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
             listeners[listener["Port"]] = rule_matchers(rules, listener.get("DefaultActions"))
+            cert = listener_certificate(listener)
+            if cert is not None:
+                certificates[listener["Port"]] = cert
     tg_arns = sorted({arn for matchers in listeners.values() for _, weighted in matchers for arn, _ in weighted})
     targets = {}
     if tg_arns:
@@ -306,7 +330,7 @@ def read_snapshot(elbv2, alb_name, listener_ports):
         for arn in tg_arns:
             desc = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
             targets[arn] = healthy_targets(desc, ports.get(arn) or 80)
-    return Snapshot(lb_arn, listeners, targets, time.time())
+    return Snapshot(lb_arn, listeners, targets, time.time(), certificates)
 
 
 # ---------------------------------------------------------------- the proxy
@@ -351,7 +375,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["X-Forwarded-For"] = self.client_address[0]
         headers["X-Forwarded-Port"] = str(api_port)
-        headers["X-Forwarded-Proto"] = "http"
+        headers["X-Forwarded-Proto"] = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
         started = time.monotonic()
         conn = http.client.HTTPConnection(target[0], target[1], timeout=UPSTREAM_TIMEOUT_S)
         try:
@@ -385,6 +409,34 @@ class _ListenerServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
 
+    def finish_request(self, request, client_address):
+        """In the connection's own thread: TLS first when the listener is HTTPS now (a failed handshake, or an
+        HTTPS listener without a usable certificate, closes the connection), then the HTTP handler."""
+        https, context = self.plane.tls_for(self.api_port)
+        if not https:
+            return super().finish_request(request, client_address)
+        if context is None:
+            self.plane.tls_refused += 1
+            return None
+        request.settimeout(TLS_HANDSHAKE_TIMEOUT_S)
+        try:
+            tls = context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            self.plane.tls_failed_handshakes += 1
+            LOG.debug("lab-alb: TLS handshake on %s failed: %s", self.api_port, e)
+            return None
+        tls.settimeout(UPSTREAM_TIMEOUT_S)
+        try:
+            return super().finish_request(tls, client_address)
+        except (ssl.SSLError, ConnectionError, TimeoutError) as e:   # client went away mid-request: not our error
+            LOG.debug("lab-alb: TLS connection on %s ended: %s", self.api_port, e)
+            return None
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
 
 class AlbDataPlane:
     """Proxy + refresher + metrics publisher. start() / stop(); stop() ends every thread within a few seconds."""
@@ -407,6 +459,10 @@ class AlbDataPlane:
         self.snapshot = Snapshot()
         self.metrics = MetricsAccumulator()
         self.refresh_errors = 0
+        self.tls_refused = 0              # connections to an HTTPS listener without a usable certificate
+        self.tls_failed_handshakes = 0
+        self._tls = {}                    # api port -> (certificate ARN, ssl context or None)
+        self._tls_clients = {}
         self.published_periods = 0
         self.flushes = 0                  # period boundaries passed (published or empty)
         self._rng = random.Random(seed)
@@ -432,10 +488,49 @@ class AlbDataPlane:
 
     def refresh(self, elbv2):
         try:
-            self.snapshot = read_snapshot(elbv2, self.alb_name, self.listener_ports)
+            snapshot = read_snapshot(elbv2, self.alb_name, self.listener_ports)
+            self._update_tls(snapshot.certificates)
+            self.snapshot = snapshot
         except Exception as e:  # keep routing on the last snapshot; the API may be restarting
             self.refresh_errors += 1
             LOG.warning("lab-alb: refresh failed (%s), keeping the last routing snapshot", e)
+
+    def tls_for(self, api_port):
+        """(https, ssl context or None) of a listener as the last refresh saw it."""
+        cert_arn = self.snapshot.certificates.get(api_port)
+        if cert_arn is None:
+            return False, None
+        held = self._tls.get(api_port)
+        return True, (held[1] if held and held[0] == cert_arn else None)
+
+    def _certificate_pem(self, cert_arn):
+        """The certificate body of an ACM or IAM server certificate ARN, through the API."""
+        service = "iam" if ":iam:" in cert_arn else "acm"
+        if service not in self._tls_clients:
+            self._tls_clients[service] = _boto_client(service, self.endpoint, self.region)
+        if service == "acm":
+            return self._tls_clients["acm"].get_certificate(CertificateArn=cert_arn)["Certificate"]
+        name = cert_arn.split(":server-certificate/", 1)[1].rsplit("/", 1)[-1]
+        return self._tls_clients["iam"].get_server_certificate(
+            ServerCertificateName=name)["ServerCertificate"]["CertificateBody"]
+
+    def _update_tls(self, certificates):
+        from lab import tls
+        for api_port, cert_arn in certificates.items():
+            held = self._tls.get(api_port)
+            if held and held[0] == cert_arn:
+                continue
+            context = None
+            if cert_arn:
+                try:
+                    context = tls.server_context(self._certificate_pem(cert_arn))
+                except Exception as e:   # not cached: tried again at the next refresh, refused meanwhile
+                    LOG.warning("lab-alb: certificate %s of listener %s not usable (%s)", cert_arn, api_port, e)
+                    continue
+                if context is None:
+                    LOG.warning("lab-alb: listener %s is HTTPS with %s, whose key the lab does not hold: "
+                                "every TLS handshake is refused", api_port, cert_arn)
+            self._tls[api_port] = (cert_arn, context)
 
     def _refresh_loop(self):
         elbv2 = _boto_client("elbv2", self.endpoint, self.region)
@@ -505,7 +600,8 @@ class AlbDataPlane:
         self._servers, self._threads = [], []
 
     def url(self, api_port):
-        return "http://%s:%d" % (self.bind, self.listener_ports[api_port])
+        scheme = "https" if self.snapshot.certificates.get(api_port) is not None else "http"
+        return "%s://%s:%d" % (scheme, self.bind, self.listener_ports[api_port])
 
     def __enter__(self):
         return self.start()

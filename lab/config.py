@@ -41,6 +41,11 @@ LISTENER_LOCAL_PORTS = {
     VM_LISTENER_PORT: _env("VM_PORT", 18880, int),
 }
 
+# Listeners (API ports) the seed creates as HTTPS with the lab CA's certificate (lab/tls.py), e.g. "9000" or
+# "80,9000"; the others are HTTP. Any listener turns HTTPS through the API (ModifyListener Protocol=HTTPS with a
+# certificate ARN), as in AWS. The lab CA's certificate, for clients: STATE_DIR/tls/ca.pem.
+TLS_LISTENERS = frozenset(int(p) for p in _env("TLS_LISTENERS", "").replace(",", " ").split())
+
 # ECS tasks are local processes bound each to its own loopback address: 127.1.0.10, .11, ...
 TASK_IP_PREFIX = _env("TASK_IP_PREFIX", "127.1.")
 

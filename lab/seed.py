@@ -5,6 +5,8 @@ findings), secrets DB_PASSWORD / API_KEY, task + execution roles, a deployer use
 flow's actions and a restricted user missing some, task definition family `myapp` on the live tag, target
 groups myapp-a / myapp-b, ALB myapp-alb with the production listener (weighted, 100 % to the live slot)
 and the test listener (100 % to the idle slot), services myapp-a (live) and myapp-b (desired 0).
+A server certificate from the lab CA (lab/tls.py) for the ALB's DNS name and 127.0.0.1, imported into ACM; the
+listeners whose API ports LAB_TLS_LISTENERS lists (e.g. "9000", "80,9000") are HTTPS with it, the others HTTP.
 """
 import hashlib
 import json
@@ -13,7 +15,7 @@ import boto3
 import yaml
 from botocore.config import Config
 
-from lab import config
+from lab import config, tls
 
 HEALTH_CHECK = {"HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 5, "HealthCheckTimeoutSeconds": 2,
                 "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2}
@@ -85,7 +87,7 @@ def _policy(statements):
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-SERVICES = ("ec2", "logs", "ecr", "secretsmanager", "iam", "ecs", "elbv2")
+SERVICES = ("ec2", "logs", "ecr", "secretsmanager", "iam", "ecs", "elbv2", "acm")
 
 
 def register_findings(out):
@@ -214,16 +216,27 @@ def seed(endpoint=None, desired_count=None, with_findings=True):
     lb = elbv2.create_load_balancer(Name=config.ALB_NAME, Subnets=subnets, SecurityGroups=[alb_sg],
                                     Scheme="internet-facing", Type="application",
                                     Tags=[{"Key": "app", "Value": config.APP}])["LoadBalancers"][0]
+    issued = tls.issue_server_certificate([lb["DNSName"]], ["127.0.0.1"])
+    cert_arn = c("acm").import_certificate(Certificate=issued["certificate"], PrivateKey=issued["private_key"],
+                                           CertificateChain=issued["chain"],
+                                           Tags=[{"Key": "app", "Value": config.APP}])["CertificateArn"]
+    out.update(certificate_arn=cert_arn, ca_bundle=str(tls.ca_bundle_path()))
+
+    def protocol(port):
+        if port in config.TLS_LISTENERS:
+            return {"Protocol": "HTTPS", "Certificates": [{"CertificateArn": cert_arn}]}
+        return {"Protocol": "HTTP"}
+
     live_slot = config.LIVE_SLOT
     idle_slot = [s for s in config.SLOTS if s != live_slot][0]
     stickiness = {"Enabled": False}
-    prod = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
+    prod = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], **protocol(config.PROD_LISTENER_PORT),
                                  Port=config.PROD_LISTENER_PORT, DefaultActions=[{
                                      "Type": "forward", "ForwardConfig": {
                                          "TargetGroups": [{"TargetGroupArn": tgs[s], "Weight": 100 if s == live_slot
                                                            else 0} for s in config.SLOTS],
                                          "TargetGroupStickinessConfig": stickiness}}])["Listeners"][0]
-    test = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
+    test = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], **protocol(config.TEST_LISTENER_PORT),
                                  Port=config.TEST_LISTENER_PORT, DefaultActions=[{
                                      "Type": "forward", "ForwardConfig": {
                                          "TargetGroups": [{"TargetGroupArn": tgs[idle_slot], "Weight": 100}],

@@ -50,7 +50,9 @@ def collect():
                 elif action.get("TargetGroupArn"):
                     weights.append((tg_names.get(action["TargetGroupArn"], action["TargetGroupArn"]), 1))
             local = config.LISTENER_LOCAL_PORTS.get(listener["Port"])
-            out["listeners"].append({"port": listener["Port"], "url": "http://127.0.0.1:%d" % local if local else None,
+            scheme = "https" if listener.get("Protocol") == "HTTPS" else "http"
+            out["listeners"].append({"port": listener["Port"],
+                                     "url": "%s://127.0.0.1:%d" % (scheme, local) if local else None,
                                      "weights": weights})
     with open(config.CATALOGUE_FILE) as f:
         out["catalogue"] = yaml.safe_load(f)["images"]

@@ -4,6 +4,8 @@
 """Summaries of smoke-test requests, as pure functions."""
 
 import math
+import os
+import re
 
 
 def percentile(values, q):
@@ -40,3 +42,52 @@ def summarise(results, max_error_rate, max_p95_ms):
         problems.append("p95 latency %.0f ms above %.0f ms" % (p95, max_p95_ms))
     return dict(passed=not problems, reason="; ".join(problems) or "all checks passed", requests=total, errors=failed,
                 error_rate=round(error_rate, 4), p95_ms=p95, paths=paths)
+
+
+HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9*]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+def host_header(server_name, port, https):
+    """The Host header for server_name: with the port unless it is the scheme's default."""
+    default = 443 if https else 80
+    return server_name if port == default else "%s:%d" % (server_name, port)
+
+
+def tls_input_problem(base_url, ca_path, server_name):
+    """What is wrong with the TLS inputs, naming the input; None when they are usable."""
+    if server_name is not None and not HOSTNAME.match(server_name):
+        return ("server_name must be a DNS name (no scheme, port or path), e.g. myapp.example.com, got %r"
+                % server_name)
+    if ca_path and not os.path.isfile(ca_path):
+        return "ca_path %s is not a file: give the PEM bundle of the CA that signed the listener's certificate" % ca_path
+    if ca_path and not base_url.startswith("https://"):
+        return "ca_path is only used with an https:// base_url, got %s" % base_url
+    return None
+
+
+def tls_hint(errors, host, server_name, ca_path):
+    """When requests failed certificate validation: what to set so that it passes (never: turn validation off).
+    "" when no error is a certificate error."""
+    text = " ".join(e for e in errors if e)
+    lowered = text.lower()
+    if "certificate" not in lowered and "ssl" not in lowered and "tls" not in lowered:
+        return ""
+    name = server_name or host
+    mismatch = ("hostname mismatch" in lowered or "doesn't match" in lowered or "not valid for" in lowered
+                or "does not match" in lowered)
+    untrusted = ("unable to get local issuer" in lowered or "self-signed" in lowered or "self signed" in lowered
+                 or "unknown ca" in lowered or ("certificate verify failed" in lowered and not mismatch))
+    hints = []
+    if untrusted:
+        hints.append("the listener's certificate is not signed by a CA %s: set ca_path (role: "
+                     "ecs_green_deploy_smoke_ca_path) to the PEM bundle of the CA that signed it"
+                     % ("in ca_path %s" % ca_path if ca_path else "this host trusts"))
+    if mismatch:
+        hints.append("the listener's certificate does not cover %s: set server_name (role: "
+                     "ecs_green_deploy_smoke_server_name) to a name it covers: your service's name on the certificate, "
+                     "e.g. a Route 53 alias of the load balancer" % name)
+    if not hints:
+        hints.append("the TLS connection to %s failed: check that the listener is HTTPS, that ca_path (role: "
+                     "ecs_green_deploy_smoke_ca_path) holds the CA that signed its certificate, and that server_name "
+                     "(role: ecs_green_deploy_smoke_server_name) is a name the certificate covers" % name)
+    return "certificate validation failed - " + "; ".join(hints)

@@ -50,6 +50,27 @@ options:
     description: Extra request headers (e.g. a Host header for the test listener's rules).
     type: dict
     default: {}
+  validate_certs:
+    description:
+      - Validate the HTTPS certificate of O(base_url) (or of O(server_name)) against O(ca_path), or against the
+        system's trusted CAs when O(ca_path) is not given.
+      - Keep it on. When validation fails, the error says what to set (O(ca_path), O(server_name)).
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file of the CA certificate(s) that signed the listener's certificate, e.g. a private CA's bundle.
+      - Only these CAs are trusted then, not the system's.
+    type: path
+  server_name:
+    description:
+      - Name to validate the certificate against, sent as TLS SNI and as the HTTP C(Host) header, while the
+        connection still goes to the host of O(base_url).
+      - Use it when O(base_url) names the load balancer by an address or a name its certificate does not cover
+        (its own C(*.elb.amazonaws.com) DNS name, an IP) but the listener's certificate covers the service's
+        name, e.g. C(myapp.example.com), a Route 53 alias of the load balancer.
+      - A C(Host) given in O(headers) wins for the HTTP header; SNI and validation use O(server_name).
+    type: str
 attributes:
   check_mode:
     support: full
@@ -64,6 +85,12 @@ EXAMPLES = r"""
     requests: 20
     max_error_rate: 0
     max_p95_ms: 500
+
+- name: Smoke-test over HTTPS by the load balancer's DNS name, validating a private CA's certificate for the service's name
+  progressive.delivery.http_smoke:
+    base_url: "https://{{ alb_dns_name }}:9000"
+    server_name: myapp.example.com
+    ca_path: /etc/pki/myorg/ca-bundle.pem
 """
 
 RETURN = r"""
@@ -98,7 +125,10 @@ paths:
   elements: dict
 """
 
+import http.client
+import ssl
 import time
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
@@ -107,12 +137,62 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible_collections.progressive.delivery.plugins.module_utils import smoke
 
 
-def probe(url, timeout, headers, expected):
+class NamedTLSConnection(http.client.HTTPConnection):
+    """HTTPS to the URL's host and port, speaking TLS as `server_name` (SNI and certificate validation)."""
+
+    default_port = 443
+
+    def __init__(self, host, port, server_name, context, timeout):
+        http.client.HTTPConnection.__init__(self, host, port, timeout=timeout)
+        self.tls_server_name = server_name
+        self.tls_context = context
+
+    def connect(self):
+        http.client.HTTPConnection.connect(self)
+        self.sock = self.tls_context.wrap_socket(self.sock, server_hostname=self.tls_server_name)
+
+
+def tls_context(validate_certs, ca_path):
+    context = ssl.create_default_context(cafile=ca_path or None)
+    if not validate_certs:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def get_as(url, server_name, timeout, headers, context):
+    """GET url, connecting to its host but presenting server_name (SNI, Host); the status code."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    if https:
+        conn = NamedTLSConnection(parts.hostname, port, server_name, context, timeout)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+    request_headers = dict(headers)
+    if not any(k.lower() == "host" for k in request_headers):
+        request_headers["Host"] = smoke.host_header(server_name, port, https)
+    try:
+        conn.request("GET", (parts.path or "/") + ("?" + parts.query if parts.query else ""), headers=request_headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def probe(url, timeout, headers, expected, tls=None):
+    """One GET; tls: {validate_certs, ca_path, server_name, context}."""
+    tls = tls or dict(validate_certs=True, ca_path=None, server_name=None, context=None)
     start = time.time()
     try:
-        response = open_url(url, method="GET", timeout=timeout, headers=headers, validate_certs=True)
-        response.read()
-        status = response.getcode()
+        if tls.get("server_name"):
+            status = get_as(url, tls["server_name"], timeout, headers, tls["context"])
+        else:
+            response = open_url(url, method="GET", timeout=timeout, headers=headers,
+                                validate_certs=tls["validate_certs"], ca_path=tls["ca_path"])
+            response.read()
+            status = response.getcode()
         error = None
     except HTTPError as e:
         status, error = e.code, None
@@ -133,6 +213,9 @@ def main():
             max_error_rate=dict(type="float", default=0.0),
             max_p95_ms=dict(type="float"),
             headers=dict(type="dict", default={}),
+            validate_certs=dict(type="bool", default=True),
+            ca_path=dict(type="path"),
+            server_name=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -143,15 +226,26 @@ def main():
         module.fail_json(msg="requests must be within 1-1000, got %s" % p["requests"])
     if not 0 <= p["max_error_rate"] <= 1:
         module.fail_json(msg="max_error_rate is a share within 0-1, got %s" % p["max_error_rate"])
+    tls_problem = smoke.tls_input_problem(p["base_url"], p["ca_path"], p["server_name"])
+    if tls_problem:
+        module.fail_json(msg=tls_problem)
+    if not p["validate_certs"] and p["base_url"].startswith("https://"):
+        module.warn("validate_certs is off: the smoke test cannot tell the candidate from anything answering on %s; "
+                    "give ca_path / server_name instead" % p["base_url"])
+    tls = dict(validate_certs=p["validate_certs"], ca_path=p["ca_path"], server_name=p["server_name"],
+               context=tls_context(p["validate_certs"], p["ca_path"]) if p["server_name"] else None)
     base = p["base_url"].rstrip("/")
     results = []
     for path in p["paths"]:
         url = base + (path if path.startswith("/") else "/" + path)
         for dummy in range(p["requests"]):
-            results.append(dict(path=path, **probe(url, p["timeout"], p["headers"], p["expected_status"])))
+            results.append(dict(path=path, **probe(url, p["timeout"], p["headers"], p["expected_status"], tls)))
     summary = smoke.summarise(results, p["max_error_rate"], p["max_p95_ms"])
     if not summary["passed"]:
-        module.fail_json(msg="smoke test of %s failed: %s" % (base, summary["reason"]), **summary)
+        hint = smoke.tls_hint([r["error"] for r in results if r["error"]], urlsplit(base).hostname,
+                              p["server_name"], p["ca_path"])
+        module.fail_json(msg="smoke test of %s failed: %s%s" % (base, summary["reason"], hint and "; " + hint),
+                         **summary)
     module.exit_json(changed=False, **summary)
 
 

@@ -288,8 +288,9 @@ def test_metrics_published_per_target_group_with_aws_dimensions(moto, app_factor
     results = many(plane.url(80) + "/api/v1/items", 200)
     flushes = plane.flushes
     deadline = time.time() + 15
-    while plane.flushes < flushes + 1 and time.time() < deadline:
-        time.sleep(0.2)   # the period of the last request closes and is published
+    while plane.flushes < flushes + 2 and time.time() < deadline:
+        time.sleep(0.2)   # the period of the last request closes and is published (+1: a flush under way when
+        #                   `flushes` was read may have drained before the last requests were recorded)
     sent = {"myapp-a": [0, 0], "myapp-b": [0, 0]}
     for status, _, h in results:
         sent[h["X-Lab-Target-Group"]][0] += 1
@@ -323,3 +324,103 @@ def test_metrics_published_per_target_group_with_aws_dimensions(moto, app_factor
     listed = cw.list_metrics(Namespace="AWS/ApplicationELB", MetricName="RequestCount")["Metrics"]
     assert {tuple(sorted(d["Name"] for d in m["Dimensions"])) for m in listed} == {
         ("LoadBalancer",), ("LoadBalancer", "TargetGroup")}
+
+
+def _wait_scheme(plane, port, scheme, timeout=5):
+    deadline = time.time() + timeout
+    while not plane.url(port).startswith(scheme + "://") and time.time() < deadline:
+        time.sleep(0.1)
+    assert plane.url(port).startswith(scheme + "://"), plane.url(port)
+    time.sleep(0.3)   # the certificate is loaded in the same refresh
+
+
+def test_https_listener_serves_the_certificate_its_api_listener_names(moto, app_factory, plane_factory, tmp_path,
+                                                                      monkeypatch):
+    import http.client
+    import ssl
+    from lab import config, tls
+    monkeypatch.setattr(config, "STATE_DIR", tmp_path)         # the lab CA and key store of this test alone
+    app = app_factory("v1.2.2")
+    _, tgs, listener_arn = make_alb(moto, {"a": [app]}, {"a": 1})
+    issued = tls.issue_server_certificate(["myapp-alb.lab.test"], ["127.0.0.1"])
+    acm, elbv2 = moto.client("acm"), moto.client("elbv2")
+    cert_arn = acm.import_certificate(Certificate=issued["certificate"], PrivateKey=issued["private_key"],
+                                      CertificateChain=issued["chain"])["CertificateArn"]
+    plane = plane_factory(publish=False)
+    port = plane.listener_ports[80]
+    forward = [{"Type": "forward", "TargetGroupArn": tgs["a"]}]
+    assert http_get(plane.url(80) + "/health")[0] == 200
+
+    elbv2.modify_listener(ListenerArn=listener_arn, Protocol="HTTPS", Certificates=[{"CertificateArn": cert_arn}],
+                          DefaultActions=forward)
+    _wait_scheme(plane, 80, "https")
+    trusted = ssl.create_default_context(cafile=str(tls.ca_bundle_path()))
+
+    def get(name=None, context=trusted):
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
+        if name:     # connect to 127.0.0.1, validate as `name` (SNI + hostname check)
+            conn.connect = lambda: setattr(conn, "sock", context.wrap_socket(
+                __import__("socket").create_connection(("127.0.0.1", port), 5), server_hostname=name))
+        try:
+            conn.request("GET", "/health", headers={"Host": name or "127.0.0.1"})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    assert get() == 200                                         # 127.0.0.1 is in the certificate
+    assert get("myapp-alb.lab.test") == 200                     # so is the ALB's name
+    with pytest.raises(ssl.SSLCertVerificationError, match="[Hh]ostname mismatch|not valid for"):
+        get("other.example.com")
+    with pytest.raises(ssl.SSLCertVerificationError, match="self-signed certificate in certificate chain"):
+        get(context=ssl.create_default_context())               # the system's CAs do not know the lab CA
+    with pytest.raises((OSError, http.client.HTTPException)):
+        http_get("http://127.0.0.1:%d/health" % port, timeout=3)  # an HTTPS listener speaks only TLS
+
+    # a certificate whose key the lab does not hold: the listener refuses TLS
+    foreign_ca, foreign_ca_key = tls.make_ca()
+    foreign, foreign_key = tls.issue(foreign_ca, foreign_ca_key, ["myapp-alb.lab.test"], ["127.0.0.1"])
+    foreign_arn = acm.import_certificate(Certificate=foreign, PrivateKey=foreign_key)["CertificateArn"]
+    elbv2.modify_listener(ListenerArn=listener_arn, Certificates=[{"CertificateArn": foreign_arn}],
+                          DefaultActions=forward)
+    deadline = time.time() + 5
+    while plane.snapshot.certificates.get(80) != foreign_arn and time.time() < deadline:
+        time.sleep(0.1)
+    unverified = ssl._create_unverified_context()
+    with pytest.raises((ssl.SSLError, OSError)):
+        get(context=unverified)
+    assert plane.tls_refused >= 1
+
+    elbv2.modify_listener(ListenerArn=listener_arn, Protocol="HTTP", DefaultActions=forward)
+    _wait_scheme(plane, 80, "http")
+    assert http_get(plane.url(80) + "/health")[0] == 200
+
+
+def test_aws_shaped_metrics_arrive_periods_late_and_without_zero_counts(moto, app_factory, plane_factory):
+    app = app_factory("v1.2.2")
+    lb_arn, tgs, _ = make_alb(moto, {"a": [app]}, {"a": 1})
+    plane = plane_factory(metric_period=2, cw_shape="aws", delay_periods="2")
+    results = many(plane.url(80) + "/api/v1/items", 50)
+    period_end = (int(time.time() // 2) + 1) * 2          # the last request's period ends here, put 2 periods later
+    assert all(s == 200 for s, _, _ in results)
+    cw = moto.client("cloudwatch")
+    dims = [{"Name": "TargetGroup", "Value": "targetgroup/" + tgs["a"].split(":targetgroup/")[1]},
+            {"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/")[1]}]
+
+    def total(metric, stat="Sum"):
+        now = datetime.now(timezone.utc)
+        points = cw.get_metric_statistics(Namespace="AWS/ApplicationELB", MetricName=metric, Dimensions=dims,
+                                          StartTime=now - timedelta(minutes=2), EndTime=now + timedelta(seconds=10),
+                                          Period=60, Statistics=[stat])["Datapoints"]
+        return sum(p[stat] for p in points)
+
+    time.sleep(max(0.0, period_end + 1.5 - time.time()))
+    assert total("RequestCount") < 50                     # the last period is not there one period after its end
+    deadline = period_end + 12
+    while total("RequestCount") < 50 and time.time() < deadline:
+        time.sleep(0.25)
+    arrived = time.time()
+    assert total("RequestCount") == 50 and arrived >= period_end + 3.5, (arrived - period_end)
+    assert total("TargetResponseTime", "SampleCount") == 50
+    listed = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/ApplicationELB")["Metrics"]}
+    assert {"RequestCount", "HTTPCode_Target_2XX_Count", "TargetResponseTime"} <= listed
+    assert not listed & {"HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_4XX_Count"}

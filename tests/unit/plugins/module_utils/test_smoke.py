@@ -34,3 +34,43 @@ def test_connection_errors_and_latency_limit():
 
 def test_no_requests_is_a_failure():
     assert not smoke.summarise([], 0.0, None)["passed"]
+
+
+# ---------------------------------------------------------------- TLS inputs and what a certificate failure says
+
+def test_host_header_keeps_only_a_non_default_port():
+    assert smoke.host_header("myapp.example.com", 443, True) == "myapp.example.com"
+    assert smoke.host_header("myapp.example.com", 9000, True) == "myapp.example.com:9000"
+    assert smoke.host_header("myapp.example.com", 80, False) == "myapp.example.com"
+
+
+def test_tls_inputs_are_checked_naming_the_input(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert smoke.tls_input_problem("https://10.0.0.1:9000", str(bundle), "myapp.example.com") is None
+    assert smoke.tls_input_problem("http://10.0.0.1:9000", None, "myapp.example.com") is None   # Host header only
+    assert "server_name must be a DNS name" in smoke.tls_input_problem("https://h", None, "https://myapp.example.com")
+    assert "server_name" in smoke.tls_input_problem("https://h", None, "myapp.example.com:9000")
+    assert "ca_path %s is not a file" % (tmp_path / "nope") in smoke.tls_input_problem(
+        "https://h", str(tmp_path / "nope"), None)
+    assert "only used with an https://" in smoke.tls_input_problem("http://h", str(bundle), None)
+
+
+UNTRUSTED = ("URLError: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
+             "certificate in certificate chain (_ssl.c:1020)>")
+MISMATCH = ("SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, "
+            "certificate is not valid for 'myapp-alb-1.us-east-1.elb.amazonaws.com'. (_ssl.c:1020)")
+
+
+def test_tls_hint_says_what_to_set_and_never_to_stop_validating():
+    untrusted = smoke.tls_hint([UNTRUSTED], "10.0.0.1", None, None)
+    assert "set ca_path (role: ecs_green_deploy_smoke_ca_path)" in untrusted and "this host trusts" in untrusted
+    mismatch = smoke.tls_hint([MISMATCH, None], "myapp-alb-1.us-east-1.elb.amazonaws.com", None, "/ca.pem")
+    assert "does not cover myapp-alb-1.us-east-1.elb.amazonaws.com" in mismatch
+    assert "set server_name (role: ecs_green_deploy_smoke_server_name)" in mismatch and "ca_path" not in mismatch
+    other = smoke.tls_hint(["SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number"], "h", "n", None)
+    assert "check that the listener is HTTPS" in other
+    for hint in (untrusted, mismatch, other):
+        assert hint.startswith("certificate validation failed") and "validate_certs" not in hint
+    assert smoke.tls_hint(["HTTP 503", "ConnectionRefusedError: [Errno 111] Connection refused"], "h", None, None) == ""
+    assert smoke.tls_hint([], "h", None, None) == ""
