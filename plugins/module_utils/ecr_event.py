@@ -65,8 +65,8 @@ def push_event_inputs(event, repository=None, account=None, region=None):
     if not isinstance(name, str) or not REPOSITORY_RE.match(name):
         raise EcrEventError("the ECR push event's repository-name %r is not an ECR repository name" % (name,))
     if repository and name != repository:
-        raise EcrEventError("the ECR push event is for repository %s, not %s (ecs_validate_ecr_repository): check the "
-                            "EventBridge rule's repository-name" % (name, repository))
+        raise EcrEventError("the ECR push event is for repository %s, not %s: check the EventBridge rule's "
+                            "repository-name (ecs_validate_ecr_repository)" % (name, repository))
     if check_digest(digest):
         raise EcrEventError("the ECR push event's image-digest: %s" % check_digest(digest))
     if not tag:

@@ -502,11 +502,11 @@ def validate_task_definition(td):
             errors.append("container name %r is used twice" % (cname,))
         names.add(cname)
         image = container.get("image") or ""
-        if not IMAGE_REF_RE.match(image):
-            errors.append("container %s: image %r is not an image reference (%s)" % (cname, image, IMAGE_RULE))
-        elif "@" in image and not DIGEST_RE.match(image.split("@", 1)[1]):
+        if image.strip() and "@" in image and not re.search(r"\s", image) and not DIGEST_RE.match(image.split("@", 1)[1]):
             errors.append("container %s: image digest %r is not of the form sha256:<64 lowercase hex digits>"
                           % (cname, image.split("@", 1)[1]))
+        elif not IMAGE_REF_RE.match(image):
+            errors.append("container %s: image %r is not an image reference (%s)" % (cname, image, IMAGE_RULE))
         if fargate and ECR_IMAGE_RE.match(image) and not has_execution_role:
             errors.append("container %s: pulling from ECR on Fargate needs an executionRoleArn" % cname)
         env_names = set()
