@@ -53,7 +53,7 @@ options:
   redact_pattern:
     description: Regular expression (case-insensitive, searched) of key names whose values never reach a record.
     type: str
-    default: "passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey|authorization|cookie"
+    default: "passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey|authorization|cookie|webhook_url"
     env:
       - name: DEPLOYMENT_AUDIT_REDACT_PATTERN
     ini:
@@ -153,7 +153,7 @@ STEP_FIELDS = ("phase", "decision", "step", "metrics", "reason")
 ENCRYPTED_TYPES = ("AnsibleVaultEncryptedUnicode", "EncryptedString", "VaultExceptionMarker")
 MAX_DEPTH = 20
 # Keep in step with the redact_pattern default in DOCUMENTATION (a unit test checks).
-DEFAULT_PATTERN = "passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey|authorization|cookie"
+DEFAULT_PATTERN = "passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey|authorization|cookie|webhook_url"
 
 
 # --- pure parts (unit-tested) -----------------------------------------------------------------

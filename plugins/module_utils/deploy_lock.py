@@ -117,8 +117,8 @@ def take_decision(kind, break_stale=False, force=False):
             return "broken", None
         return None, "break it with break_stale=true"
     if kind == SAME_DIGEST:
-        return None, ("the same image is being deployed by that execution; rerun that execution (same execution id) "
-                      "or resume it on purpose with resume=true")
+        hint = "the same image is being deployed by that execution; "
+        return None, hint + "rerun that execution (same execution id) or resume it on purpose with resume=true"
     return None, "wait for it, or roll it back / release it first"
 
 
