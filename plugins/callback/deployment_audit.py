@@ -153,7 +153,8 @@ STEP_FIELDS = ("phase", "decision", "step", "metrics", "reason")
 ENCRYPTED_TYPES = ("AnsibleVaultEncryptedUnicode", "EncryptedString", "VaultExceptionMarker")
 MAX_DEPTH = 20
 # Keep in step with the redact_pattern default in DOCUMENTATION (a unit test checks).
-DEFAULT_PATTERN = "passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey|authorization|cookie|webhook_url"
+DEFAULT_PATTERN = ("passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey"
+                   "|authorization|cookie|webhook_url")
 
 
 # --- pure parts (unit-tested) -----------------------------------------------------------------

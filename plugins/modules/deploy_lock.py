@@ -21,7 +21,7 @@ description:
     lock; it fails, naming the holder, when another run took it or it is gone. Run it before each traffic step and
     during long watches, with a TTL covering one step.
   - Every change of an existing lock (renew, resume, break, force, release) is made under a short claim, a second
-    parameter C(<name>.claim) created with C(Overwrite=false) and deleted after: the run holding it reads the lock,
+    parameter C(<name>.claim) created with C(Overwrite=false) and deleted after - the run holding it reads the lock,
     decides on the exact value read, and writes or deletes. SSM has no compare-and-swap; a claim left by a run killed
     in that second is ignored and deleted after 30 seconds (see module_utils/deploy_lock.py for the window).
   - Exists because M(community.aws.ssm_parameter) reads before it writes, which is not atomic, and it does not

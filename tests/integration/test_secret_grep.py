@@ -27,7 +27,7 @@ def _plant(world, receiver, mailbox):
     extra = dict(world.lab_vars(), deployment_report_dir=str(world.reports),
                  aws_access_key="AKIDSECRETGREP%s" % secrets.token_hex(4).upper(),
                  aws_secret_key=planted["aws-secret-key"],
-                 ecs_green_deploy_environment={"DB_PASSWORD": planted["env-db-password"],
+                 ecs_green_deploy_environment={"DATABASE_PASSWORD": planted["env-db-password"],
                                                "API_TOKEN": planted["env-api-token"], "LOG_LEVEL": "info"},
                  deploy_notify_webhook_enabled=True,
                  deploy_notify_webhook_url="%s/hook/%s" % (receiver.url, planted["webhook-path"]),
@@ -46,7 +46,8 @@ def _outputs(result, world, receiver, mailbox):
              "audit": world.audit.read_text() if world.audit.exists() else ""}
     for path in sorted(Path(world.reports).glob("*.html")) if Path(world.reports).exists() else []:
         texts["report " + path.name] = path.read_text(encoding="utf-8")
-    texts["http bodies"] = "\n".join("%s %s" % (r["path"], r["body"]) for r in receiver.requests)
+    # What the notifications said (their bodies); the URL a request was sent to is its destination, not an output.
+    texts["http bodies"] = "\n".join(r["body"] for r in receiver.requests)
     texts["mail"] = "\n".join(str(m) for m in getattr(mailbox, "messages", []))
     return texts
 
@@ -55,15 +56,22 @@ def _hits(planted, texts):
     return sorted((name, where) for name, value in planted.items() for where, text in texts.items() if value in text)
 
 
+def _why(result):
+    """The failed tasks' lines of a default-callback output, for an assertion message."""
+    lines = result.stdout.splitlines()
+    picked = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "failed:"))]
+    return "\n".join("\n".join(lines[i - 2:i + 12]) for i in picked)[-6000:]
+
+
 def _run(world, extra):
     return run_playbook(PLAYBOOK, extra_vars=extra, inventory=INVENTORY, diff=True, env=dict(
-        world.env(), ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_DISPLAY_ARGS_TO_STDOUT="True"), args=["-vvv"], timeout=900)
+        world.env(), ANSIBLE_STDOUT_CALLBACK="default"), args=["-vvv"], timeout=900)
 
 
 def test_no_planted_secret_in_any_output_good_then_failing_flow(world, receiver, mailbox):
     planted, extra = _plant(world, receiver, mailbox)
     good = _run(world, dict(extra, ecs_validate_image_tag="v1.2.3"))
-    assert good.rc == 0, good.stdout[-4000:]
+    assert good.rc == 0, (_hits(planted, _outputs(good, world, receiver, mailbox)), _why(good))
     assert world.weights() == {"a": 0, "b": 100}
     texts = _outputs(good, world, receiver, mailbox)
     assert "looks like a secret" in good.stdout            # the warning suggesting `secrets`
@@ -74,7 +82,8 @@ def test_no_planted_secret_in_any_output_good_then_failing_flow(world, receiver,
     bad = _run(world, dict(extra, ecs_validate_image_tag="v1.2.2",
                            ecs_green_deploy_secrets={"DB_PASSWORD": planted["valuefrom-plaintext"]}))
     assert bad.rc != 0
-    assert "secret DB_PASSWORD valueFrom" in bad.stdout and "not shown" in bad.stdout, bad.stdout[-4000:]
+    assert "secret DB_PASSWORD valueFrom" in bad.stdout and "not shown" in bad.stdout, (
+        _hits(planted, _outputs(bad, world, receiver, mailbox)), _why(bad))
     texts = _outputs(bad, world, receiver, mailbox)
     assert "rollback" in texts["http bodies"] or "rolled back" in texts["http bodies"]
     assert _hits(planted, texts) == []
@@ -85,8 +94,9 @@ def test_http_smoke_headers_are_never_printed(lab):
     play = localhost_play([{"name": "smoke", "progressive.delivery.http_smoke": {
         "base_url": lab.test_url, "paths": ["/health"], "requests": 1, "max_error_rate": 1,
         "headers": {"Authorization": "Bearer " + token}}}], lab.endpoint)
-    result = run_playbook(play, args=["-vvv"], diff=True, env={"ANSIBLE_STDOUT_CALLBACK": "default",
-                                                               "ANSIBLE_DISPLAY_ARGS_TO_STDOUT": "True"})
+    # Default display settings (display_args_to_stdout prints a task's arguments in its banner, no_log options
+    # included - an opt-in Ansible documents as unsafe for secrets).
+    result = run_playbook(play, args=["-vvv"], diff=True, env={"ANSIBLE_STDOUT_CALLBACK": "default"})
     assert result.rc == 0, result.stdout[-3000:]
     assert "smoke" in result.stdout
     assert token not in result.stdout + result.stderr
