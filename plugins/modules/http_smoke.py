@@ -51,7 +51,7 @@ options:
   headers:
     description:
       - Extra request headers (e.g. a Host header for the test listener's rules, or an C(Authorization) token).
-      - Treated as secret (C(no_log)): never shown in output or logs.
+      - Treated as secret (C(no_log)) - never shown in output or logs.
     type: dict
     default: {}
   allow_link_local:

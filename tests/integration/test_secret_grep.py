@@ -59,8 +59,8 @@ def _hits(planted, texts):
 def _why(result):
     """The failed tasks' lines of a default-callback output, for an assertion message."""
     lines = result.stdout.splitlines()
-    picked = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "failed:"))]
-    return "\n".join("\n".join(lines[i - 2:i + 12]) for i in picked)[-6000:]
+    picked = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "failed:", "...ignoring", "TASK [Fail"))]
+    return "\n".join("\n".join(lines[max(0, i - 3):i + 12]) for i in picked)[-12000:]
 
 
 def _run(world, extra):
@@ -71,6 +71,7 @@ def _run(world, extra):
 def test_no_planted_secret_in_any_output_good_then_failing_flow(world, receiver, mailbox):
     planted, extra = _plant(world, receiver, mailbox)
     good = _run(world, dict(extra, ecs_validate_image_tag="v1.2.3"))
+    print(_why(good))
     assert good.rc == 0, (_hits(planted, _outputs(good, world, receiver, mailbox)), _why(good))
     assert world.weights() == {"a": 0, "b": 100}
     texts = _outputs(good, world, receiver, mailbox)
