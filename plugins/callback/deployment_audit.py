@@ -23,7 +23,12 @@ description:
     or C(tower_job_id)), else the C(execution_id) of the latest event, else the run id minted once per run."
   - "Who: AWX's C(awx_user_name) / C(tower_user_name) extra variable, else the local user."
   - Secrets are removed, not masked - keys matching O(redact_pattern) are dropped (their names are listed in the
-    record's C(redacted)), vault-encrypted values are dropped, and results of C(no_log) tasks are never read.
+    record's C(redacted)), vault-encrypted values are dropped, and results of C(no_log) tasks are never read. In
+    ECS's list form C([{name, value}]) a secret-looking C(name) masks its C(value).
+  - Secrets are also removed by value, anywhere in a record (lists and messages included) - every value seen under a
+    key matching O(redact_pattern) in the extra variables, the play's and inventory's variables, the arguments of
+    C(no_log) tasks (tokens, passwords, C(Authorization) headers) and the events, once at least 6 characters long,
+    is replaced by C(********).
   - Shipping to CloudWatch Logs is optional; a failure to ship is a warning and never fails the run (the file keeps
     every record).
 author:
@@ -48,7 +53,7 @@ options:
   redact_pattern:
     description: Regular expression (case-insensitive, searched) of key names whose values never reach a record.
     type: str
-    default: "passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey|authorization|cookie"
+    default: "passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey|authorization|cookie|webhook_url"
     env:
       - name: DEPLOYMENT_AUDIT_REDACT_PATTERN
     ini:
@@ -148,7 +153,8 @@ STEP_FIELDS = ("phase", "decision", "step", "metrics", "reason")
 ENCRYPTED_TYPES = ("AnsibleVaultEncryptedUnicode", "EncryptedString", "VaultExceptionMarker")
 MAX_DEPTH = 20
 # Keep in step with the redact_pattern default in DOCUMENTATION (a unit test checks).
-DEFAULT_PATTERN = "passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey|authorization|cookie"
+DEFAULT_PATTERN = ("passw(or)?d|passphrase|(^|[_-])pass($|[_-])|token|secret|credential|private|(^|[_-])(api_?)?key($|[_-])|apikey"
+                   "|authorization|cookie|webhook_url")
 
 
 # --- pure parts (unit-tested) -----------------------------------------------------------------
@@ -188,8 +194,61 @@ def plain(value, depth=0):
     return str(value)
 
 
+MASK = "********"
+MIN_SECRET_LENGTH = 6   # shorter values are not scrubbed by value (they would mangle ordinary text); keys still are
+
+
+def collect_secrets(value, pattern, found, depth=0):
+    """Add to `found` every string value held under a key matching `pattern`, and every `value` of a `{name, value}`
+    pair whose name matches (ECS's environment list form), at any depth."""
+    if depth > MAX_DEPTH:
+        return found
+    if isinstance(value, dict):
+        if isinstance(value.get("name"), str) and pattern.search(value["name"]) and "value" in value:
+            _add_secret(value["value"], found)
+        for key, item in value.items():
+            if pattern.search(str(key)):
+                _add_secret(item, found)
+            else:
+                collect_secrets(item, pattern, found, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            collect_secrets(item, pattern, found, depth + 1)
+    return found
+
+
+def _add_secret(value, found):
+    if isinstance(value, (dict, list, tuple)):
+        for item in (value.values() if isinstance(value, dict) else value):
+            _add_secret(item, found)
+    elif value is not None and not isinstance(value, bool) and type(value).__name__ not in ENCRYPTED_TYPES:
+        text = str(value)
+        if len(text) >= MIN_SECRET_LENGTH:
+            found.add(text)
+            for word in text.split():           # "Bearer <token>": the token alone, too
+                if len(word) >= MIN_SECRET_LENGTH and word.lower() not in ("bearer", "basic", "token"):
+                    found.add(word)
+
+
+def scrub(value, secrets):
+    """`value` with every known secret value replaced by MASK inside any string, lists and dict keys included."""
+    if not secrets:
+        return value
+    if isinstance(value, dict):
+        return dict((scrub(str(k), secrets), scrub(v, secrets)) for k, v in value.items())
+    if isinstance(value, list):
+        return [scrub(v, secrets) for v in value]
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+    return value
+
+
 def redact(value, pattern, dropped=None, prefix=""):
-    """`value` without keys matching `pattern` (compiled regex) and without vault-encrypted values, at any depth.
+    """`value` without keys matching `pattern` (compiled regex) and without vault-encrypted values, at any depth;
+    the `value` of a `{name, value}` pair whose name matches (ECS's environment list form) is masked.
 
     Dropped keys' dotted paths are appended to `dropped`.
     """
@@ -199,6 +258,9 @@ def redact(value, pattern, dropped=None, prefix=""):
         return None
     if isinstance(value, dict):
         out = {}
+        if isinstance(value.get("name"), str) and pattern.search(value["name"]) and "value" in value:
+            value = dict(value, value=MASK)
+            dropped.append("%s%s" % (prefix, "value"))
         for key, item in value.items():
             path = "%s%s" % (prefix, key)
             if pattern.search(str(key)) or type(item).__name__ in ENCRYPTED_TYPES:
@@ -280,7 +342,10 @@ def build_record(kind, context, pattern, event=None, moment=None, **fields):
         record[key] = redact(plain(value), pattern, dropped, key + ".")
     if dropped:
         record["redacted"] = sorted(set(dropped))
-    return record
+    secrets = set(context.get("secrets") or ())
+    collect_secrets(plain(context.get("inputs") or {}), pattern, secrets)
+    collect_secrets(event, pattern, secrets)
+    return scrub(record, secrets)
 
 
 def events_in(result):
@@ -388,6 +453,7 @@ class CallbackModule(CallbackBase):
             "playbook": None,
             "inputs": {},
             "last_execution_id": "",
+            "secrets": set(),
         }
         self.pattern = None
         self.path = None
@@ -449,11 +515,43 @@ class CallbackModule(CallbackBase):
         except Exception:  # pylint: disable=broad-except
             pass
         self.context["inputs"] = extra_vars
+        if self.pattern is None:
+            self.set_options()
+        collect_secrets(plain(extra_vars), self.pattern, self.context["secrets"])
+        self._collect_play_secrets(play)
         self.context["job_id"] = job_id_from(os.environ, extra_vars)
         self.context["who"] = who_from(extra_vars, self.context["who"])
         self._write("playbook_start", play=play.get_name())
 
+    def _learn_secrets(self, task_result):
+        """Values a no_log task was given under secret-looking keys (tokens, passwords, Authorization headers ...):
+        remembered, so they are scrubbed from every later record wherever they appear."""
+        if self.pattern is None:
+            self.set_options()
+        fields = getattr(task_result, "_task_fields", None) or {}
+        task = _task_of(task_result)
+        no_log = fields.get("no_log") if "no_log" in fields else getattr(task, "no_log", False)
+        args = fields.get("args") if isinstance(fields.get("args"), dict) else {}
+        if no_log or _result_of(task_result).get("_ansible_no_log"):
+            collect_secrets(plain(args), self.pattern, self.context["secrets"])
+
+    def _collect_play_secrets(self, play):
+        """Configured secrets: plain values of the play's and the inventory's variables under secret-looking names."""
+        try:
+            manager = play.get_variable_manager()
+            hosts = manager._inventory.get_hosts(play.hosts)  # pylint: disable=protected-access
+            sources = [play.get_vars()] + [manager.get_vars(play=play, host=h, include_hostvars=False) for h in hosts[:20]]
+        except Exception:  # pylint: disable=broad-except
+            return
+        for variables in sources:
+            for name, value in (variables or {}).items():
+                if self.pattern.search(str(name)) and isinstance(value, str) and "{{" not in value:
+                    _add_secret(value, self.context["secrets"])
+                elif isinstance(value, (dict, list)):
+                    collect_secrets(plain(value), self.pattern, self.context["secrets"])
+
     def _on_events(self, task_result):
+        self._learn_secrets(task_result)
         result = _result_of(task_result)
         for event in events_in(result):
             record = self._write("step", event=event, host=_host_of(task_result).get_name(),
@@ -465,6 +563,7 @@ class CallbackModule(CallbackBase):
         self._on_events(result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._learn_secrets(result)
         raw = _result_of(result)
         censored = bool(raw.get("_ansible_no_log")) or "censored" in raw
         self._write("task_failed", host=_host_of(result).get_name(), task=_task_of(result).get_name(),

@@ -9,9 +9,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.progressive.delivery.plugins.module_utils.ecr_event import EcrEventError, push_event_inputs
 
 
-def ecr_push_event_inputs(event, repository=None):
+def ecr_push_event_inputs(event, repository=None, account=None, region=None):
     try:
-        return push_event_inputs(event, repository=repository or None)
+        return push_event_inputs(event, repository=repository or None, account=account or None, region=region or None)
     except EcrEventError as e:
         raise AnsibleFilterError(str(e))
 

@@ -39,12 +39,14 @@ def load_event(event):
     return event
 
 
-def push_event_inputs(event, repository=None):
+def push_event_inputs(event, repository=None, account=None, region=None):
     """{image_tag, repository, digest, region, account, registry, image_uri, event_id, time} of a successful ECR
     image push event; raises EcrEventError naming what is wrong for anything else.
 
-    `repository`, when given, is the repository the deployment is for: an event for another one is refused.
+    `repository`, `account` and `region`, when given, are where the deployment's image lives: an event from another
+    repository, account or region is refused (an EventBridge rule or bus shared wider than it should be).
     """
+    expected_account, expected_region = account, region
     event = load_event(event)
     source, detail_type = event.get("source"), event.get("detail-type")
     if source != SOURCE or detail_type != DETAIL_TYPE:
@@ -63,8 +65,8 @@ def push_event_inputs(event, repository=None):
     if not isinstance(name, str) or not REPOSITORY_RE.match(name):
         raise EcrEventError("the ECR push event's repository-name %r is not an ECR repository name" % (name,))
     if repository and name != repository:
-        raise EcrEventError("the ECR push event is for repository %s, not %s: check the EventBridge rule's repository-name"
-                            % (name, repository))
+        raise EcrEventError("the ECR push event is for repository %s, not %s: check the EventBridge rule's "
+                            "repository-name (ecs_validate_ecr_repository)" % (name, repository))
     if check_digest(digest):
         raise EcrEventError("the ECR push event's image-digest: %s" % check_digest(digest))
     if not tag:
@@ -77,6 +79,12 @@ def push_event_inputs(event, repository=None):
         raise EcrEventError("the ECR push event's account %r is not a 12-digit AWS account id" % (account,))
     if not REGION_RE.match(region):
         raise EcrEventError("the ECR push event's region %r is not an AWS region" % (region,))
+    if expected_account and account != str(expected_account):
+        raise EcrEventError("the ECR push event comes from account %s, not %s (ecs_validate_ecr_account): only pushes to "
+                            "the configured registry are deployed" % (account, expected_account))
+    if expected_region and region != str(expected_region):
+        raise EcrEventError("the ECR push event comes from region %s, not %s (ecs_validate_ecr_region): only pushes to "
+                            "the configured registry are deployed" % (region, expected_region))
     return {
         "image_tag": tag,
         "repository": name,

@@ -50,6 +50,20 @@ SECRETSMANAGER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\
 SSM_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[\w/.-]+$")
 SSM_NAME_RE = re.compile(r"^/?[\w.-]+(/[\w.-]+)*$")
 ECR_IMAGE_RE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
+# An image reference as the OCI distribution grammar has it: [host[:port]/]path[:tag][@sha256:digest], path components
+# lowercase alphanumerics joined by . _ __ or dashes - so no shell metacharacters, blanks, `..` or empty components.
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?"
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+REPOSITORY_REF_RE = re.compile(r"^(?:%s/)?%s(?:/%s)*$" % (_DOMAIN, _COMPONENT, _COMPONENT))
+IMAGE_REF_RE = re.compile(r"^(?:%s/)?%s(?:/%s)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+                          % (_DOMAIN, _COMPONENT, _COMPONENT))
+IMAGE_RULE = "[registry[:port]/]repository[:tag][@sha256:<64 hex>], lowercase path components, no blanks, .. or shell characters"
+
+# Environment variable names that look like they hold a secret (searched, case-insensitive). Their values are masked in
+# every output of ecs_taskdef_clone, with a warning to move them to `secrets`.
+DEFAULT_SECRET_ENV_PATTERNS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE", "AUTH",
+                               "CERT", "DSN", "SESSION", "SIGNATURE", "SALT")
+MASK = "********"
 
 
 # ---------------------------------------------------------------- strip
@@ -136,8 +150,10 @@ def validate_changes(containers=None, cpu=None, memory=None, overrides=None, all
             seen.add(name)
         if change.get("image") and (change.get("repository") or change.get("digest")):
             errors.append("%s: give either image, or repository and/or digest, not both" % where)
-        if change.get("image") is not None and (not str(change["image"]).strip() or re.search(r"\s", change["image"])):
-            errors.append("%s: image %r is not an image reference" % (where, change["image"]))
+        if change.get("image") is not None and not IMAGE_REF_RE.match(str(change["image"])):
+            errors.append("%s: image %r is not an image reference (%s)" % (where, change["image"], IMAGE_RULE))
+        if change.get("repository") and not REPOSITORY_REF_RE.match(str(change["repository"])):
+            errors.append("%s: repository %r is not a repository reference (%s)" % (where, change["repository"], IMAGE_RULE))
         if change.get("repository") and not change.get("digest"):
             errors.append("%s: repository %r needs a digest (sha256:<64 hex>); for a tag, give the full image" % (where, change["repository"]))
         digest = change.get("digest")
@@ -154,8 +170,8 @@ def validate_changes(containers=None, cpu=None, memory=None, overrides=None, all
             if not ENV_NAME_RE.match(secret_name):
                 errors.append("%s: secret name %r is invalid (%s)" % (where, secret_name, ENV_NAME_RULE))
             if not is_secret_reference(value_from):
-                errors.append("%s: secret %s valueFrom %r is neither a Secrets Manager ARN nor an SSM parameter name or ARN"
-                              % (where, secret_name, value_from))
+                errors.append("%s: secret %s valueFrom %s is neither a Secrets Manager ARN nor an SSM parameter name or ARN"
+                              % (where, secret_name, shown_reference(value_from)))
         for secret_name in set(secrets) & set(change.get("remove_secrets") or []):
             errors.append("%s: secret %r is both set and removed" % (where, secret_name))
         for secret_name in set(secrets) & set(env):
@@ -486,11 +502,11 @@ def validate_task_definition(td):
             errors.append("container name %r is used twice" % (cname,))
         names.add(cname)
         image = container.get("image") or ""
-        if not image.strip() or re.search(r"\s", image):
-            errors.append("container %s: image %r is not an image reference" % (cname, image))
-        elif "@" in image and not DIGEST_RE.match(image.split("@", 1)[1]):
+        if image.strip() and "@" in image and not re.search(r"\s", image) and not DIGEST_RE.match(image.split("@", 1)[1]):
             errors.append("container %s: image digest %r is not of the form sha256:<64 lowercase hex digits>"
                           % (cname, image.split("@", 1)[1]))
+        elif not IMAGE_REF_RE.match(image):
+            errors.append("container %s: image %r is not an image reference (%s)" % (cname, image, IMAGE_RULE))
         if fargate and ECR_IMAGE_RE.match(image) and not has_execution_role:
             errors.append("container %s: pulling from ECR on Fargate needs an executionRoleArn" % cname)
         env_names = set()
@@ -513,8 +529,8 @@ def validate_task_definition(td):
                 errors.append("container %s: %r is both an environment variable and a secret" % (cname, name))
             secret_names.add(name)
             if not is_secret_reference(entry.get("valueFrom")):
-                errors.append("container %s: secret %s valueFrom %r is neither a Secrets Manager ARN nor an SSM parameter name or ARN"
-                              % (cname, name, entry.get("valueFrom")))
+                errors.append("container %s: secret %s valueFrom %s is neither a Secrets Manager ARN nor an SSM parameter name or ARN"
+                              % (cname, name, shown_reference(entry.get("valueFrom"))))
         if secret_names and not has_execution_role:
             errors.append("container %s: secrets (%s) need an executionRoleArn to be read at task start"
                           % (cname, ", ".join(sorted(str(n) for n in secret_names))))
@@ -543,3 +559,53 @@ def secret_references(td):
     """[(container name, secret name, valueFrom)] of every secret of a register input."""
     return [(c.get("name"), s.get("name"), s.get("valueFrom"))
             for c in td.get("containerDefinitions") or [] for s in c.get("secrets") or []]
+
+
+# ---------------------------------------------------------------- secrets in output
+
+def shown_reference(value_from):
+    """valueFrom as an error message may show it: ARNs and /paths as they are; anything else may be a value pasted by
+    mistake (a password instead of its parameter's name), so it is not shown."""
+    value_from = str(value_from or "")
+    if value_from.startswith("arn:") or value_from.startswith("/"):
+        return value_from
+    return "(not shown: not an ARN or a /path - a secret's value given by mistake?)"
+
+
+def unsafe_references(td_or_changes):
+    """valueFrom strings that might be values pasted by mistake (see shown_reference), of a register input's
+    containers or of a module's `containers` option."""
+    found = []
+    for c in td_or_changes or []:
+        refs = c.get("secrets") or []
+        values = refs.values() if isinstance(refs, dict) else [s.get("valueFrom") for s in refs]
+        found += [str(v) for v in values if v and shown_reference(v) != str(v)]
+    return found
+
+
+def looks_secret(name, patterns=DEFAULT_SECRET_ENV_PATTERNS):
+    name = str(name or "").upper()
+    return any(re.search(str(p), name, re.IGNORECASE) for p in patterns or ())
+
+
+def secret_environment(register_input, patterns=DEFAULT_SECRET_ENV_PATTERNS):
+    """[(container, name, value)] of the environment entries whose name looks like a secret."""
+    return [(c.get("name"), e.get("name"), e.get("value"))
+            for c in (register_input or {}).get("containerDefinitions") or []
+            for e in c.get("environment") or [] if looks_secret(e.get("name"), patterns)]
+
+
+def mask_environment(register_input, patterns=DEFAULT_SECRET_ENV_PATTERNS, reference=None):
+    """A copy of a register input (or describe output) with secret-looking environment values replaced by MASK;
+    given `reference` (the definition it is compared with), a value that differs from it shows as `MASK (changed)`."""
+    if register_input is None:
+        return None
+    before = dict(((c, n), v) for c, n, v in secret_environment(reference, patterns)) if reference else {}
+    masked = copy.deepcopy(register_input)
+    for c in masked.get("containerDefinitions") or []:
+        for e in c.get("environment") or []:
+            if looks_secret(e.get("name"), patterns):
+                key = (c.get("name"), e.get("name"))
+                changed = reference is not None and before.get(key) != e.get("value")
+                e["value"] = MASK + (" (changed)" if changed else "")
+    return masked

@@ -7,14 +7,23 @@ DOCUMENTATION = r"""
 ---
 module: deploy_lock
 version_added: 0.1.0
-short_description: Take, release or break a deployment lock held in an SSM parameter
+short_description: Take, renew, release or break a deployment lock held in an SSM parameter
 description:
   - One deployment per service at a time. The lock is an SSM parameter created with C(Overwrite=false), which
-    AWS applies atomically, so of two runs racing for it exactly one wins.
+    AWS applies atomically, so of any number of runs racing for it exactly one wins.
   - The value records the holder's execution id, owner, the digest being deployed and an expiry.
-  - A rerun of the same deployment (same O(digest)) takes the lock over, so a crashed run can be resumed.
-    A different digest is refused with the holder's execution id and age. A lock past its expiry is broken
-    only when O(break_stale=true), and any lock only with O(force=true).
+  - The holder is the B(execution), not the digest. A rerun of the same execution (same O(execution_id)) takes the
+    lock over, and so does another execution of the same digest that asks for it on purpose with O(resume=true) (a
+    crashed run resumed by a new job). Another execution with the same digest (e.g. an ECR push event delivered
+    twice) is refused, and so is a different digest, with the holder's execution id and age. A lock past its expiry
+    is broken only when O(break_stale=true), and any lock only with O(force=true).
+  - Renewing (O(state=renewed)) extends the expiry to now + O(ttl_seconds), only while this execution holds the
+    lock; it fails, naming the holder, when another run took it or it is gone. Run it before each traffic step and
+    during long watches, with a TTL covering one step.
+  - Every change of an existing lock (renew, resume, break, force, release) is made under a short claim, a second
+    parameter C(<name>.claim) created with C(Overwrite=false) and deleted after - the run holding it reads the lock,
+    decides on the exact value read, and writes or deletes. SSM has no compare-and-swap; a claim left by a run killed
+    in that second is ignored and deleted after 30 seconds (see module_utils/deploy_lock.py for the window).
   - Exists because M(community.aws.ssm_parameter) reads before it writes, which is not atomic, and it does not
     report who holds an existing value.
 author:
@@ -25,9 +34,9 @@ options:
     type: str
     required: true
   state:
-    description: C(present) takes the lock, C(absent) releases it.
+    description: C(present) takes the lock, C(renewed) extends the expiry of the lock this execution holds, C(absent) releases it.
     type: str
-    choices: [present, absent]
+    choices: [present, renewed, absent]
     default: present
   execution_id:
     description: Id of the run taking or releasing the lock.
@@ -38,13 +47,14 @@ options:
     type: str
     default: unknown
   digest:
-    description: The image digest the deployment is for. A run with the same digest takes an existing lock over.
+    description: The image digest the deployment is for; with O(resume=true), a lock for the same digest is taken over.
     type: str
   service:
     description: The service being deployed, recorded in the lock.
     type: str
   ttl_seconds:
-    description: How long the lock is valid; after that it is stale.
+    description: How long the lock is valid from now (taken or renewed); after that it is stale. Cover one traffic
+      step (its watch and extension, with a margin) and renew before each.
     type: int
     default: 7200
   break_stale:
@@ -53,6 +63,11 @@ options:
     default: false
   force:
     description: Take or release the lock whoever holds it.
+    type: bool
+    default: false
+  resume:
+    description: Take over a lock held by another execution for the same O(digest) - a deliberate resume of a
+      deployment whose run died. Without it, another execution of the same digest is refused.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -73,6 +88,13 @@ EXAMPLES = r"""
     owner: "{{ lookup('env', 'USER') }}"
     digest: "{{ image.digest }}"
     ttl_seconds: 7200
+
+- name: Heartbeat before each traffic step - extend the lock while this execution holds it
+  progressive.delivery.deploy_lock:
+    name: /progressive-delivery/locks/prod-ecs-cluster/myapp
+    execution_id: "{{ execution_id }}"
+    state: renewed
+    ttl_seconds: 1200
 
 - name: Release it
   progressive.delivery.deploy_lock:
@@ -102,92 +124,53 @@ lock:
     expires_at:
       description: Epoch seconds when it becomes stale.
       type: int
+    nonce:
+      description: Random id of this taking of the lock; a renew keeps it.
+      type: str
 previous:
-  description: The record that was there before, when the lock was taken over, broken or released.
+  description: The record that was there before, when the lock was renewed, taken over, broken or released.
   returned: when there was one
   type: dict
 outcome:
-  description: C(acquired), C(resumed), C(broken), C(released), C(absent).
+  description: C(acquired), C(renewed) (taken again or renewed by its holder), C(resumed), C(broken), C(forced),
+    C(released), C(absent).
   returned: always
   type: str
 """
-
-import time
 
 try:
     import botocore
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 
 
-def read_lock(ssm, name):
-    try:
-        return locklib.decode(ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"])
-    except is_boto3_error_code("ParameterNotFound"):
-        return None
-
-
-def write_lock(ssm, name, record, overwrite):
-    ssm.put_parameter(aws_retry=True, Name=name, Value=locklib.encode(record), Type="String", Overwrite=overwrite,
-                      Description="progressive.delivery deployment lock")
-
-
-def acquire(module, ssm):
+def run(module, store):
     p = module.params
-    now = time.time()
-    record = locklib.make_record(p["execution_id"], p["owner"], p["digest"], p["service"], now, p["ttl_seconds"])
-    if not module.check_mode:
-        try:
-            write_lock(ssm, p["name"], record, overwrite=False)
-            module.exit_json(changed=True, lock=record, outcome="acquired")
-        except is_boto3_error_code("ParameterAlreadyExists"):
-            pass
-    existing = read_lock(ssm, p["name"])
-    if existing is None:
-        # Only reachable in check mode (or if it was released in between): it would be taken.
-        module.exit_json(changed=True, lock=record, outcome="acquired")
-    kind = locklib.classify(existing, p["execution_id"], p["digest"], now)
-    if (kind == locklib.BUSY and not p["force"]) or (kind == locklib.STALE and not (p["break_stale"] or p["force"])):
-        hint = "break it with break_stale=true" if kind == locklib.STALE else "wait for it, or roll it back / release it first"
-        module.fail_json(msg="deployment lock %s is held by %s; %s" % (p["name"], locklib.describe_holder(existing, now), hint),
-                         holder=existing, lock_state=kind)
-    outcome = "resumed" if kind == locklib.HELD_BY_US else "broken"
-    if existing.get("execution_id") == p["execution_id"] and existing.get("digest") == p["digest"]:
-        # Already ours: keep its start time, extend the expiry.
-        record["acquired_at"] = existing.get("acquired_at", record["acquired_at"])
-    if not module.check_mode:
-        write_lock(ssm, p["name"], record, overwrite=True)
-    module.exit_json(changed=record != existing, lock=record, previous=existing, outcome=outcome)
-
-
-def release(module, ssm):
-    p = module.params
-    existing = read_lock(ssm, p["name"])
-    if existing is None:
-        module.exit_json(changed=False, lock={}, outcome="absent")
-    kind = locklib.classify(existing, p["execution_id"], p["digest"], time.time())
-    if kind != locklib.HELD_BY_US and not p["force"]:
-        module.fail_json(msg="deployment lock %s is held by %s, not by execution %s; release it with force=true"
-                         % (p["name"], locklib.describe_holder(existing, time.time()), p["execution_id"]), holder=existing)
-    if not module.check_mode:
-        try:
-            ssm.delete_parameter(aws_retry=True, Name=p["name"])
-        except is_boto3_error_code("ParameterNotFound"):
-            pass
-    module.exit_json(changed=True, lock=existing, previous=existing, outcome="released")
+    if p["state"] == "present":
+        outcome, lock, previous = store.take(p["execution_id"], p["owner"], p["digest"], p["service"], p["ttl_seconds"],
+                                             break_stale=p["break_stale"], force=p["force"], resume=p["resume"],
+                                             check_mode=module.check_mode)
+    elif p["state"] == "renewed":
+        outcome, lock, previous = store.renew(p["execution_id"], p["ttl_seconds"], check_mode=module.check_mode)
+    else:
+        outcome, lock, previous = store.release(p["execution_id"], force=p["force"], check_mode=module.check_mode)
+    changed = outcome == "released" or (outcome != "absent" and lock != previous)
+    result = dict(changed=changed, lock=lock, outcome=outcome)
+    if previous is not None:
+        result["previous"] = previous
+    module.exit_json(**result)
 
 
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
+            state=dict(type="str", choices=["present", "renewed", "absent"], default="present"),
             execution_id=dict(type="str", required=True),
             owner=dict(type="str", default="unknown"),
             digest=dict(type="str"),
@@ -195,22 +178,22 @@ def main():
             ttl_seconds=dict(type="int", default=7200),
             break_stale=dict(type="bool", default=False),
             force=dict(type="bool", default=False),
+            resume=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
-    if module.params["ttl_seconds"] <= 0:
-        module.fail_json(msg="ttl_seconds must be positive, got %s" % module.params["ttl_seconds"])
-    if not module.params["name"].startswith("/"):
-        module.fail_json(msg="name must be a full SSM parameter path starting with '/', got %r" % module.params["name"])
+    problem = locklib.check_inputs(module.params)
+    if problem:
+        module.fail_json(msg=problem)
     ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
+    store = locklib.LockStore(ssm, module.params["name"], retry=True)
     try:
-        if module.params["state"] == "present":
-            acquire(module, ssm)
-        else:
-            release(module, ssm)
+        run(module, store)
+    except locklib.LockRefused as e:
+        module.fail_json(msg=e.msg, holder=e.holder, lock_state=e.lock_state)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="Failed to %s deployment lock %s" % (
-            "take" if module.params["state"] == "present" else "release", module.params["name"]))
+            dict(present="take", renewed="renew", absent="release")[module.params["state"]], module.params["name"]))
 
 
 if __name__ == "__main__":

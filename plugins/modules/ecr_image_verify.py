@@ -76,7 +76,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Read-only; runs the same in check mode.
+    description: Read-only in check mode; an image without a scan gets none started (StartImageScan is a write), with a warning.
 notes:
   - Permissions - C(ecr:DescribeImages), C(ecr:BatchGetImage), C(ecr:DescribeImageScanFindings), C(ecr:StartImageScan) (with O(start_scan)).
   - Basic scanning allows one scan of an image per day; enhanced scanning (Amazon Inspector) scans continuously and its
@@ -295,7 +295,9 @@ def main():
 
         status, pages = read_scan(ecr, ident)
         started = False
-        if status is None and p["start_scan"]:
+        if status is None and p["start_scan"] and module.check_mode:
+            module.warn("image %s has no scan; check mode starts none (StartImageScan is a write), a real run would" % ref)
+        elif status is None and p["start_scan"]:
             try:
                 ecr.start_image_scan(aws_retry=True, **ident)
                 started = True

@@ -106,6 +106,14 @@ options:
     description: Check with IAM C(GetRole) that the task and execution roles exist.
     type: bool
     default: false
+  secret_env_patterns:
+    description:
+      - Environment variable names that look like secrets (regular expressions, searched case-insensitively).
+      - Their values are masked (C(********)) in everything the module returns - C(task_definition), C(changes), the
+        diff - and a warning suggests moving them to O(containers[].secrets). They are still registered as given.
+    type: list
+    elements: str
+    default: [PASSWORD, PASSWD, SECRET, TOKEN, KEY, CREDENTIAL, PRIVATE, AUTH, CERT, DSN, SESSION, SIGNATURE, SALT]
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -294,7 +302,7 @@ def check_secrets(module, td):
     for container, name, value_from in tdlib.secret_references(td):
         kind, target = tdlib.secret_reference(value_from)
         region = value_from.split(":")[3] if value_from.startswith("arn:") else None
-        where = "container %s: secret %s valueFrom %s" % (container, name, value_from)
+        where = "container %s: secret %s valueFrom %s" % (container, name, tdlib.shown_reference(value_from))
         try:
             if kind == "secretsmanager":
                 client("secretsmanager", region).describe_secret(aws_retry=True, SecretId=target)
@@ -359,22 +367,38 @@ def run(module, ecs, allowed_fields):
     latest = describe(ecs, latest_arn) if latest_arn else None
     current = tdlib.to_register_input(latest[0], tags=latest[1], allowed_fields=allowed_fields) if latest else None
 
+    # Secret-looking environment values: masked in everything returned (results, diff, changes), by structure and,
+    # through Ansible's no_log values, anywhere else they would appear (long enough not to mangle other text).
+    patterns = p["secret_env_patterns"]
+    hidden = tdlib.secret_environment(source_td, patterns) + tdlib.secret_environment(desired, patterns)
+    hidden += tdlib.secret_environment(current, patterns)
+    module.no_log_values.update(str(v) for _c, _n, v in hidden if v is not None and len(str(v)) >= 6)
+    for cname, ename in sorted(set((c, n) for c, n, _v in tdlib.secret_environment(desired, patterns))):
+        module.warn("container %s: environment variable %s looks like a secret (secret_env_patterns): its value is masked "
+                    "in output, but it is stored in the task definition in plain text; move it to secrets "
+                    "(a Secrets Manager or SSM valueFrom)" % (cname, ename))
+    shown_current = tdlib.mask_environment(current, patterns)
+    shown_desired = tdlib.mask_environment(desired, patterns, reference=current)
+
     result = dict(family=family, source_task_definition_arn=source_td["taskDefinitionArn"],
-                  changes=tdlib.describe_changes(current, desired),
-                  diff=dict(before=tdlib.comparable(current), after=tdlib.comparable(desired),
+                  changes=tdlib.describe_changes(shown_current, shown_desired),
+                  diff=dict(before=tdlib.comparable(shown_current), after=tdlib.comparable(shown_desired),
                             before_header=latest_arn or "(no ACTIVE revision of %s)" % family,
                             after_header="%s (new revision)" % family))
     if not tdlib.differs(current, desired):
         result["changes"] = []
+        result["diff"]["after"] = result["diff"]["before"]
         module.exit_json(changed=False, revision=latest[0]["revision"], task_definition_arn=latest_arn,
-                         task_definition=latest[0], tags=boto3_tag_list_to_ansible_dict(latest[1]), **result)
+                         task_definition=tdlib.mask_environment(latest[0], patterns),
+                         tags=boto3_tag_list_to_ansible_dict(latest[1]), **result)
     if module.check_mode:
-        module.exit_json(changed=True, task_definition=desired, tags=boto3_tag_list_to_ansible_dict(desired.get("tags", [])), **result)
+        module.exit_json(changed=True, task_definition=shown_desired,
+                         tags=boto3_tag_list_to_ansible_dict(desired.get("tags", [])), **result)
     registered = ecs.register_task_definition(aws_retry=True, **desired)
     new_td = registered["taskDefinition"]
     tags = registered.get("tags") or desired.get("tags") or []
     module.exit_json(changed=True, revision=new_td["revision"], task_definition_arn=new_td["taskDefinitionArn"],
-                     task_definition=new_td, tags=boto3_tag_list_to_ansible_dict(tags), **result)
+                     task_definition=tdlib.mask_environment(new_td, patterns), tags=boto3_tag_list_to_ansible_dict(tags), **result)
 
 
 def main():
@@ -402,6 +426,7 @@ def main():
             copy_tags=dict(type="bool", default=True),
             validate_secrets=dict(type="bool", default=True),
             validate_roles=dict(type="bool", default=False),
+            secret_env_patterns=dict(type="list", elements="str", default=list(tdlib.DEFAULT_SECRET_ENV_PATTERNS), no_log=False),
         ),
         mutually_exclusive=[("source", "cluster"), ("source", "service")],
         required_together=[("cluster", "service")],
@@ -409,6 +434,10 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    # Values given as environment under secret-looking names, or pasted into a valueFrom, never reach the output.
+    module.no_log_values.update(str(v) for c in p["containers"] for n, v in (c.get("environment") or {}).items()
+                                if v is not None and len(str(v)) >= 6 and tdlib.looks_secret(n, p["secret_env_patterns"]))
+    module.no_log_values.update(v for v in tdlib.unsafe_references(p["containers"]) if len(v) >= 6)
     ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
     allowed_fields = list(ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members)
     errors = tdlib.validate_changes(containers=p["containers"], cpu=p["cpu"], memory=p["memory"],

@@ -18,11 +18,13 @@ author:
   - progressive.delivery maintainers (@progressive-delivery)
 options:
   base_url:
-    description: Scheme, host and port, e.g. C(http://myapp-alb-123.us-east-1.elb.amazonaws.com:9000).
+    description:
+      - Scheme, host and port, e.g. C(http://myapp-alb-123.us-east-1.elb.amazonaws.com:9000).
+      - Only C(http) and C(https); link-local and cloud metadata addresses are refused unless O(allow_link_local=true).
     type: str
     required: true
   paths:
-    description: Paths to check.
+    description: Paths to check, each starting with a single C(/) (on the O(base_url) host).
     type: list
     elements: str
     default: [/health]
@@ -47,7 +49,9 @@ options:
     description: Highest acceptable p95 latency in milliseconds; no limit when not given.
     type: float
   headers:
-    description: Extra request headers (e.g. a Host header for the test listener's rules).
+    description:
+      - Extra request headers (e.g. a Host header for the test listener's rules, or an C(Authorization) token).
+      - Treated as secret (C(no_log)) - never shown in output or logs.
     type: dict
     default: {}
   validate_certs:
@@ -71,6 +75,10 @@ options:
         name, e.g. C(myapp.example.com), a Route 53 alias of the load balancer.
       - A C(Host) given in O(headers) wins for the HTTP header; SNI and validation use O(server_name).
     type: str
+  allow_link_local:
+    description: Accept a O(base_url) on a link-local or cloud metadata address (169.254.0.0/16, fe80::/10, ...).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -134,6 +142,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 
+from ansible_collections.progressive.delivery.plugins.module_utils import input_checks
 from ansible_collections.progressive.delivery.plugins.module_utils import smoke
 
 
@@ -212,7 +221,8 @@ def main():
             timeout=dict(type="float", default=5),
             max_error_rate=dict(type="float", default=0.0),
             max_p95_ms=dict(type="float"),
-            headers=dict(type="dict", default={}),
+            headers=dict(type="dict", default={}, no_log=True),
+            allow_link_local=dict(type="bool", default=False),
             validate_certs=dict(type="bool", default=True),
             ca_path=dict(type="path"),
             server_name=dict(type="str"),
@@ -220,8 +230,12 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if not p["base_url"].startswith(("http://", "https://")):
-        module.fail_json(msg="base_url must start with http:// or https://, got %r" % p["base_url"])
+    problems = input_checks.url_problems("base_url", p["base_url"], p["allow_link_local"]) or (
+        [] if p["base_url"] else ["base_url must be an http:// or https:// URL, got an empty string"])
+    for path in p["paths"]:
+        problems += input_checks.path_problems("paths", path)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     if not 1 <= p["requests"] <= 1000:
         module.fail_json(msg="requests must be within 1-1000, got %s" % p["requests"])
     if not 0 <= p["max_error_rate"] <= 1:

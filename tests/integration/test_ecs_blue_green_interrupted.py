@@ -48,7 +48,15 @@ def test_killed_at_50_resumes_and_a_different_tag_is_refused_meanwhile(world):
     assert "execution %s" % held["execution_id"] in msg and "held " in msg
     assert world.weights() == {"a": 50, "b": 50}
 
-    resumed = world.deploy("v1.2.3")
+    # The same image again from a new run (an event delivered twice) is refused: the holder is the execution.
+    duplicate = world.deploy("v1.2.3")
+    assert duplicate.rc != 0
+    msg = json.dumps(duplicate.failures())
+    assert "held by execution %s" % held["execution_id"] in msg and "resume=true" in msg, msg
+    assert world.weights() == {"a": 50, "b": 50}
+
+    # Resumed on purpose: the new run takes the lock over and continues from 50 %.
+    resumed = world.deploy("v1.2.3", ecs_validate_resume=True)
     assert resumed.rc == 0, resumed
     steps = [r["step"] for r in phases(world.records(), "shift") if r.get("execution_id") != held["execution_id"]]
     assert steps == [50, 100], steps

@@ -155,3 +155,24 @@ def test_audit_file_path(tmp_path):
     assert audit.audit_file_path(None, "/home/u", MOMENT) == "/home/u/.ansible/deployment-audit/2026-11-26.jsonl"
     assert audit.audit_file_path(str(tmp_path), "/home/u", MOMENT) == str(tmp_path / "2026-11-26.jsonl")
     assert audit.audit_file_path(str(tmp_path / "a.jsonl"), "/home/u", MOMENT) == str(tmp_path / "a.jsonl")
+
+
+def test_secrets_are_scrubbed_by_value_anywhere_lists_included():
+    db, token, bearer = "db-pass-5f1c2e9a77", "tok-9a8b7c6d5e4f", "Bearer hdr-1234567890abcdef"
+    ctx = context(inputs={"deploy_notify_webhook_token": token,
+                          "containers": [{"environment": [{"name": "DB_PASSWORD", "value": db}]}]})
+    ctx["secrets"] = {bearer.split()[1]}
+    event = {"phase": "shift", "reason": "failed with %s and %s and %s" % (db, token, bearer),
+             "metrics": [{"note": db}], "inputs": {"env": [{"name": "API_TOKEN", "value": "other-secret-1"}]}}
+    rec = audit.build_record("step", ctx, PATTERN, event=event, msg="task said " + token)
+    text = json.dumps(rec)
+    for secret in (db, token, bearer.split()[1], "other-secret-1"):
+        assert secret not in text, (secret, text)
+    assert "********" in rec["reason"] and rec["metrics"] == [{"note": "********"}]
+    assert rec["inputs"]["containers"][0]["environment"][0] == {"name": "DB_PASSWORD", "value": "********"}
+
+
+def test_short_values_are_not_scrubbed_by_value():
+    ctx = context(inputs={"x_password": "abc"})
+    rec = audit.build_record("step", ctx, PATTERN, event={"phase": "abc-phase"})
+    assert rec["phase"] == "abc-phase"

@@ -97,3 +97,12 @@ def test_an_event_for_another_repository_is_refused_when_the_repository_is_given
     assert push_event_inputs(PUSH, repository="checkout")["repository"] == "checkout"
     with pytest.raises(EcrEventError, match="for repository checkout, not payments: check the EventBridge rule"):
         push_event_inputs(PUSH, repository="payments")
+
+
+def test_an_event_from_another_account_or_region_is_refused_when_they_are_given():
+    account, region = PUSH["account"], PUSH["region"]
+    assert push_event_inputs(PUSH, account=account, region=region)["account"] == account
+    with pytest.raises(EcrEventError, match="comes from account %s, not 999999999999" % account):
+        push_event_inputs(PUSH, account="999999999999")
+    with pytest.raises(EcrEventError, match="comes from region %s, not eu-west-3" % region):
+        push_event_inputs(PUSH, region="eu-west-3")

@@ -382,7 +382,7 @@ def errors_after(mutate):
     (lambda td: container(td, "app")["secrets"].append({"name": "VERSION", "valueFrom": SSM_ARN}),
      "container app: 'VERSION' is both an environment variable and a secret"),
     (lambda td: container(td, "app")["secrets"].append({"name": "X", "valueFrom": "arn:aws:s3:::b/k"}),
-     "container app: secret X valueFrom 'arn:aws:s3:::b/k' is neither a Secrets Manager ARN nor an SSM parameter"),
+     "container app: secret X valueFrom arn:aws:s3:::b/k is neither a Secrets Manager ARN nor an SSM parameter"),
     (lambda td: container(td, "app").update(image="app@sha256:abc"),
      "container app: image digest 'sha256:abc' is not of the form sha256:<64 lowercase hex digits>"),
     (lambda td: container(td, "app").update(image=""), "container app: image '' is not an image reference"),
@@ -443,3 +443,43 @@ def test_secret_references_and_role_name():
     refs = taskdef.secret_references(base())
     assert refs == [("app", "DB_PASSWORD", SECRET_ARN), ("app", "API_KEY", SSM_ARN)]
     assert taskdef.role_name("arn:aws:iam::%s:role/service-role/app-exec" % ACCOUNT) == "app-exec"
+
+
+@pytest.mark.parametrize("image", [
+    "nginx", "nginx:1.25", "library/nginx:latest", "123456789012.dkr.ecr.us-east-1.amazonaws.com/myapp:v1.2.3",
+    "registry:5000/team/app@sha256:" + "a" * 64, "ghcr.io/org/app_x-y:v1", "localhost:5000/a/b/c:tag",
+])
+def test_image_references_accepted(image):
+    assert taskdef.IMAGE_REF_RE.match(image)
+    assert not taskdef.validate_changes(containers=[{"name": "app", "image": image}])
+
+
+@pytest.mark.parametrize("image", [
+    "app;rm -rf /", "app$(id)", "app`id`", "app|cat", "a/../b", "../app", "app:v1 && x", "Upper", "app:",
+    "app@sha256:abc", "app\nX", "a//b", "/app", "app:tag:tag", "app&", "app>x",
+])
+def test_image_references_refused_by_ecs_taskdef_clone_itself(image):
+    errors = taskdef.validate_changes(containers=[{"name": "app", "image": image}])
+    assert errors and "image %r is not an image reference" % image in errors[0], errors
+
+
+def test_secret_looking_environment_is_masked_everywhere():
+    td = {"family": "f", "containerDefinitions": [{"name": "app", "image": "nginx", "environment": [
+        {"name": "DB_PASSWORD", "value": "hunter2-plain"}, {"name": "VERSION", "value": "v1"},
+        {"name": "stripe_api_key", "value": "sk_live_zzz"}]}]}
+    changed = copy.deepcopy(td)
+    changed["containerDefinitions"][0]["environment"][0]["value"] = "new-secret-value"
+    assert [(c, n) for c, n, _v in taskdef.secret_environment(td)] == [("app", "DB_PASSWORD"), ("app", "stripe_api_key")]
+    shown = taskdef.mask_environment(changed, reference=td)
+    env = dict((e["name"], e["value"]) for e in shown["containerDefinitions"][0]["environment"])
+    assert env == {"DB_PASSWORD": "******** (changed)", "VERSION": "v1", "stripe_api_key": "********"}
+    lines = taskdef.describe_changes(taskdef.mask_environment(td), shown)
+    assert lines and not any("hunter2" in l or "new-secret" in l for l in lines), lines
+    assert td["containerDefinitions"][0]["environment"][0]["value"] == "hunter2-plain"    # not mutated
+    assert taskdef.mask_environment(td, patterns=["NOPE"]) == td
+
+
+def test_a_value_pasted_as_valuefrom_is_never_shown():
+    errors = taskdef.validate_changes(containers=[{"name": "app", "secrets": {"DB": "pass word!"}}])
+    assert errors and "pass word!" not in errors[0] and "secret DB valueFrom (not shown" in errors[0]
+    assert taskdef.unsafe_references([{"secrets": {"A": "plainvalue", "B": "/myapp/db", "C": "arn:aws:ssm:x"}}]) == ["plainvalue"]
