@@ -426,9 +426,8 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_judge as judge
 
 METRIC_OPTIONS = dict(
@@ -455,7 +454,7 @@ METRIC_OPTIONS = dict(
 )
 
 
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def get_metric_data(client, **kwargs):
     paginator = client.get_paginator("get_metric_data")
     results = []
@@ -555,7 +554,7 @@ def main():
 
     preset = params["preset"]
     if preset == "alb":
-        elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+        elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
         try:
             lb_dim, live_tg, cand_tg = resolve_alb_dimensions(module, elbv2)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
@@ -574,7 +573,7 @@ def main():
 
     period = params["period"]
     queries, index = judge.build_queries(specs, period)
-    cloudwatch = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
+    cloudwatch = module.client("cloudwatch", retry_decorator=jittered_backoff())
 
     def look_at(start, end, look, looks, spent):
         start, end = judge.align_window(start, end, period)

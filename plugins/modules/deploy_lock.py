@@ -120,9 +120,8 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 
 
@@ -202,7 +201,7 @@ def main():
         module.fail_json(msg="ttl_seconds must be positive, got %s" % module.params["ttl_seconds"])
     if not module.params["name"].startswith("/"):
         module.fail_json(msg="name must be a full SSM parameter path starting with '/', got %r" % module.params["name"])
-    ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
+    ssm = module.client("ssm", retry_decorator=jittered_backoff())
     try:
         if module.params["state"] == "present":
             acquire(module, ssm)

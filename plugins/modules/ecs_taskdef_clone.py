@@ -210,10 +210,9 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import taskdef as tdlib
 
 # list_task_definitions pages of 100; a family with more ACTIVE revisions than this is not sane.
@@ -288,7 +287,7 @@ def check_secrets(module, td):
         key = (service, region)
         if key not in clients:
             extra = {"region": region} if region else {}
-            clients[key] = module.client(service, retry_decorator=AWSRetry.jittered_backoff(), **extra)
+            clients[key] = module.client(service, retry_decorator=jittered_backoff(), **extra)
         return clients[key]
 
     for container, name, value_from in tdlib.secret_references(td):
@@ -318,7 +317,7 @@ def check_secrets(module, td):
 
 def check_roles(module, td):
     errors = []
-    iam = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    iam = module.client("iam", retry_decorator=jittered_backoff())
     for key in ("taskRoleArn", "executionRoleArn"):
         if not td.get(key):
             continue
@@ -409,7 +408,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    ecs = module.client("ecs", retry_decorator=jittered_backoff())
     allowed_fields = list(ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members)
     errors = tdlib.validate_changes(containers=p["containers"], cpu=p["cpu"], memory=p["memory"],
                                     overrides=p["overrides"], allowed_fields=allowed_fields)
