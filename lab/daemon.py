@@ -191,7 +191,7 @@ class Lab:
         self.ready_at = None
         self.world_services = {"%s-%s" % (config.APP, slot) for slot in config.SLOTS}
         from lab.faults import FaultInjector
-        self.faults = FaultInjector(os.environ.get("LAB_FAULTS") or None)   # a bad LAB_FAULTS stops the daemon here
+        self.faults = FaultInjector(config.FAULTS or None)   # a bad LAB_FAULTS stops the daemon here
 
     def install(self):
         from lab.aws import cloudwatch, ecr_findings, iam_simulate

@@ -410,8 +410,8 @@ class CloudWatchShipper(object):
             pause = min(self.RETRY_CAP_S, self.RETRY_BASE_S * 2 ** (self.failures - 1))
             self.retry_at = self.clock() + pause * (0.5 + 0.5 * self.rand())
             if self.failures == 1:
-                self.warn("deployment_audit: shipping to CloudWatch Logs group %s stream %s failed (%s); records are "
-                          "buffered and shipped again later (the file keeps every record)" % (self.group, self.stream, e))
+                self.warn("deployment_audit: shipping to CloudWatch Logs group %s stream %s failed (%s); "
+                          "records are buffered and shipped again later (the file keeps every record)" % (self.group, self.stream, e))
             return False
         if self.failures:
             self.warn("deployment_audit: shipping to CloudWatch Logs group %s stream %s works again after %d failed "

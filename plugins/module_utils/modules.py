@@ -47,7 +47,7 @@ def jittered_backoff(retries=10, delay=3, max_delay=60, **kwargs):
 
 def botocore_config():
     """The botocore Config options every client of ours starts from (merged under the user's aws_config)."""
-    return {"retries": {"mode": BOTOCORE_RETRY_MODE, "max_attempts": BOTOCORE_MAX_ATTEMPTS}}
+    return {"retries": {"mode": BOTOCORE_RETRY_MODE, "total_max_attempts": BOTOCORE_MAX_ATTEMPTS}}
 
 
 class ProgressiveDeliveryModule(AnsibleAWSModule):

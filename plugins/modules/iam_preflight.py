@@ -187,7 +187,7 @@ def main():
     # A simulation endpoint that errors (HTTP 500) must fail in seconds, not after minutes of retries.
     # (botocore's own retries kept to 4 attempts for the same reason; throttling still gets 4 x 4 tries.)
     iam = module.client("iam", retry_decorator=jittered_backoff(retries=3, delay=1, max_delay=4),
-                        config={"retries": {"mode": "standard", "max_attempts": 4}})
+                        config={"retries": {"mode": "standard", "total_max_attempts": 4}})
     caller = p["principal_arn"]
     if not caller:
         sts = module.client("sts", retry_decorator=jittered_backoff())

@@ -55,7 +55,7 @@ def test_other_errors_are_not_retried_and_extra_codes_add_up():
 def test_botocore_config_is_standard_mode_with_ten_attempts():
     import botocore.config
     config = botocore.config.Config(**modules.botocore_config())
-    assert config.retries == {"mode": "standard", "max_attempts": 10}
+    assert config.retries == {"mode": "standard", "total_max_attempts": 10}
 
 
 def test_every_client_and_decorator_of_ours_uses_the_shared_policy():
