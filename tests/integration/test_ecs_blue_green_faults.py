@@ -68,14 +68,15 @@ def test_good_release_reaches_100_under_20_percent_throttling_and_2_percent_5xx(
     # The faults really hit the run: about a fifth of its requests, on every service it called, in the right shapes.
     assert len(seen) > 50
     share = len([r for r in faulted if r["fault"] == "throttle"]) / float(len(seen))
-    assert 0.12 < share < 0.30, share
+    assert 0.08 < share < 0.35, share      # 20 % of some 80 requests: 3 standard deviations either side
     # JSON (ECS), query (ELBv2) and CBOR (CloudWatch) are called often enough to be throttled in every run; the
     # services called a few times only (ECR, SSM, IAM, STS ...) are under the same "*" setting.
     for service in ("ecs", "elasticloadbalancing", "monitoring"):
         assert by_service.get(service, {}).get("throttle"), (service, by_service)
     assert {"ecr", "ssm", "sts"} <= {r["service"] for r in seen}
     assert {r["status"] for r in faulted if r["fault"] == "throttle" and r["service"] == "ecs"} == {400}
-    assert {r["status"] for r in faulted if r["fault"] == "5xx"} <= {500, 503} and any(r["fault"] == "5xx" for r in faulted)
+    # (2 % of some 80 requests: a run draws no 5xx about one time in five; their shapes are in tests/unit/lab)
+    assert {r["status"] for r in faulted if r["fault"] == "5xx"} <= {500, 503}
 
 
 AUDIT_KEY = "AKIAPDFAULTYAUDITOR01"
