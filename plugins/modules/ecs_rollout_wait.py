@@ -110,7 +110,6 @@ except ImportError:
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
-
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
     ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
