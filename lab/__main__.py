@@ -5,6 +5,7 @@
     python -m lab down [--timeout S]            stop traffic, VM hosts, daemon and every task; free the ports
     python -m lab reset                         reset moto and seed the world again (daemon keeps running)
     python -m lab traffic start|stop|report ... the load generator (lab/traffic.py)
+    python -m lab faults [show|off|JSON]        fault settings of the running lab: throttling, 5xx, latency (lab/faults.py)
     python -m lab daemon                        the daemon itself, in the foreground
 """
 import argparse
@@ -39,6 +40,27 @@ def lab_api(path, method="GET", timeout=5.0):
             return json.loads(resp.read().decode())
     except (urllib.error.URLError, OSError, ValueError):
         return None
+
+
+def faults(args):
+    """Show, switch off or set the running lab's fault settings (lab/faults.py documents the JSON)."""
+    what = " ".join(args.settings).strip() or "show"
+    if what == "show":
+        data, method = None, "GET"
+    else:
+        data, method = (b"{}" if what == "off" else what.encode()), "POST"
+    req = urllib.request.Request(config.AWS_ENDPOINT + "/lab-api/faults", method=method, data=data,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            print(json.dumps(json.loads(resp.read().decode()), indent=2))
+            return 0
+    except urllib.error.HTTPError as e:
+        print("lab faults: %s" % json.loads(e.read().decode() or "{}").get("error", e), file=sys.stderr)
+        return 2
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        print("lab faults: lab is not up (%s)" % e, file=sys.stderr)
+        return 1
 
 
 def daemon_pid():
@@ -234,7 +256,11 @@ def main(argv=None):
     sub.add_parser("daemon")
     p = sub.add_parser("traffic", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("faults", help="show | off | a JSON document of fault settings (lab/faults.py)")
+    p.add_argument("settings", nargs="*")
     args = parser.parse_args(argv)
+    if args.cmd == "faults":
+        return faults(args)
     if args.cmd == "daemon":
         from lab.daemon import main as daemon_main
         return daemon_main()

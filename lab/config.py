@@ -78,3 +78,7 @@ HEALTH_CHECK_TIME_SCALE = _env("HEALTH_CHECK_TIME_SCALE", 0.3, float)
 # test's, sets LAB_VM_BRIDGE / LAB_VM_SUBNET / LAB_VM_PREFIX / LAB_VM_INVENTORY to stay apart).
 VM_PREFIX = _env("VM_PREFIX", "pdlab-vm")
 VM_INVENTORY = Path(_env("VM_INVENTORY", str(REPO / "inventories" / "lab" / "vm_hosts.yml")))
+
+# Faults on demand (lab/faults.py): a JSON document of throttle / 5xx / latency settings per AWS service, in force from
+# the daemon's start (empty: none); `python -m lab faults` / POST /lab-api/faults change them on a running lab.
+FAULTS = _env("FAULTS", "")

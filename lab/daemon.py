@@ -6,6 +6,8 @@ Besides the AWS APIs the endpoint answers:
   GET  /lab-api/status     {"pid", "started", "ready", "seeded", "services": {...}, "alb": bool}
   POST /lab-api/reset      reset moto, stop every task, seed the world again
   POST /lab-api/shutdown   stop everything and exit
+  GET  /lab-api/faults     fault settings in force and counts injected (lab/faults.py)
+  POST /lab-api/faults     set them (JSON body; {} switches every fault off)
   POST /moto-api/reset     (moto's own) also stops every task and forgets target health
 Every AWS request is logged as a JSON line to STATE_DIR/api-requests.jsonl (time, service, action, status,
 duration, user agent, access key id). The daemon stops by itself after LAB_MAX_LIFETIME seconds (default 4 h).
@@ -103,6 +105,19 @@ class LabApp:
             self.log_file.close()
             self.log_file = None
 
+    def _faults(self, environ, start_response, method):
+        from lab.faults import FaultSettingsError
+        if method == "POST":
+            length = environ.get("CONTENT_LENGTH")
+            body = environ["wsgi.input"].read(int(length)) if length and length.isdigit() else b""
+            try:
+                described = self.lab.faults.configure(body.decode("utf-8", "replace") or "{}")
+            except FaultSettingsError as e:
+                return self._json(start_response, "400 Bad Request", {"error": str(e)})
+            LOG.info("fault settings now %s", json.dumps(described["settings"]))
+            return self._json(start_response, "200 OK", described)
+        return self._json(start_response, "200 OK", self.lab.faults.describe())
+
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
@@ -116,6 +131,8 @@ class LabApp:
                     LOG.exception("reset failed")
                     return self._json(start_response, "500 Internal Server Error", {"error": str(e)})
                 return self._json(start_response, "200 OK", self.lab.status())
+            if path == "/lab-api/faults":
+                return self._faults(environ, start_response, method)
             if path == "/lab-api/shutdown" and method == "POST":
                 self.lab.stopping.set()
                 return self._json(start_response, "202 Accepted", {"stopping": True})
@@ -137,14 +154,23 @@ class LabApp:
             status_holder["status"] = status.split(" ", 1)[0]
             return start_response(status, headers, exc_info)
 
+        key = request_access_key(environ)
         try:
+            if self.lab.faults.active:   # throttling / 5xx / latency on demand (lab/faults.py), before moto
+                kind, injected = self.lab.faults.apply(environ, service, key, recording_start_response)
+                if injected is not None:
+                    status_holder["fault"] = kind
+                    return injected
             return self.moto_app(environ, recording_start_response)
         finally:
             try:
-                self._log({"t": round(started, 3), "service": service, "action": action,
-                           "status": int(status_holder.get("status", 0) or 0),
-                           "ms": round(1000 * (time.time() - started), 1),
-                           "ua": environ.get("HTTP_USER_AGENT", ""), "key": request_access_key(environ)})
+                record = {"t": round(started, 3), "service": service, "action": action,
+                          "status": int(status_holder.get("status", 0) or 0),
+                          "ms": round(1000 * (time.time() - started), 1),
+                          "ua": environ.get("HTTP_USER_AGENT", ""), "key": key}
+                if "fault" in status_holder:
+                    record["fault"] = status_holder["fault"]
+                self._log(record)
             except OSError:
                 pass
 
@@ -164,6 +190,8 @@ class Lab:
         self.reset_lock = threading.Lock()
         self.ready_at = None
         self.world_services = {"%s-%s" % (config.APP, slot) for slot in config.SLOTS}
+        from lab.faults import FaultInjector
+        self.faults = FaultInjector(config.FAULTS or None)   # a bad LAB_FAULTS stops the daemon here
 
     def install(self):
         from lab.aws import cloudwatch, ecr_findings, iam_simulate
@@ -277,6 +305,7 @@ class Lab:
         return {"pid": os.getpid(), "endpoint": self.endpoint, "started": self.started, "ready": ready,
                 "seeded": self.seeded is not None, "seed_error": self.seed_error, "services": services,
                 "alb": self.alb is not None, "max_lifetime_s": MAX_LIFETIME_S,
+                "faults": self.faults.settings if self.faults.active else None,
                 "listeners": {str(api): "http://127.0.0.1:%d" % local
                               for api, local in config.LISTENER_LOCAL_PORTS.items()}}
 

@@ -133,6 +133,7 @@ import getpass
 import json
 import math
 import os
+import random
 import re
 import time
 import uuid
@@ -398,12 +399,32 @@ def _host_of(task_result):
 
 
 class CloudWatchShipper(object):
-    """put_log_events, one record at a time; the stream is created on first use. Errors become warnings once."""
+    """put_log_events in order; the stream is created on first use.
 
-    def __init__(self, group, stream, region, endpoint_url, profile, warn):
+    A failed put (throttled, 5xx, the endpoint away ...) does not stop shipping: the record stays buffered (at most
+    MAX_BUFFERED, oldest dropped first and counted), the shipper waits a jittered, growing pause (RETRY_BASE_S doubling
+    to RETRY_CAP_S) and ships the whole buffer, in order, with the next record after that; the run's last record
+    (playbook_end) is always tried at once. One warning when shipping first fails, one when it recovers, and one at
+    the end if records are still unshipped (the file keeps every record). Only a missing boto3 or a client that
+    cannot be built stops shipping for the run."""
+
+    MAX_BUFFERED = 10000
+    MAX_BATCH = 1000           # put_log_events takes 10,000 events / 1 MiB; audit records are small
+    RETRY_BASE_S = 2.0
+    RETRY_CAP_S = 60.0
+
+    def __init__(self, group, stream, region, endpoint_url, profile, warn, clock=time.time, rand=None):
         self.group, self.stream, self.warn = group, stream, warn
+        self.clock = clock
+        self.rand = rand or random.random
         self.client = None
         self.broken = False
+        self.buffer = []
+        self.failures = 0
+        self.retry_at = 0.0
+        self.dropped = 0
+        self.shipped = 0
+        self.stream_ready = False
         if boto3 is None:
             self._give_up("boto3 is not installed")
             return
@@ -414,7 +435,6 @@ class CloudWatchShipper(object):
                 config=botocore.config.Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"}))
         except Exception as e:  # pylint: disable=broad-except
             self._give_up(e)
-        self.stream_ready = False
 
     def _give_up(self, error):
         self.broken = True
@@ -424,6 +444,20 @@ class CloudWatchShipper(object):
     def ship(self, record):
         if self.broken:
             return
+        self.buffer.append({"timestamp": int(self.clock() * 1000), "message": to_json_line(record).rstrip("\n")})
+        if len(self.buffer) > self.MAX_BUFFERED:
+            self.dropped += len(self.buffer) - self.MAX_BUFFERED
+            del self.buffer[:len(self.buffer) - self.MAX_BUFFERED]
+        final = record.get("record") == "playbook_end"
+        if self.clock() < self.retry_at and not final:
+            return
+        self.flush()
+        if final and self.buffer:
+            self.warn("deployment_audit: %d record(s) not shipped to CloudWatch Logs group %s stream %s after %d failed "
+                      "attempt(s) (the file keeps every record)" % (len(self.buffer), self.group, self.stream, self.failures))
+
+    def flush(self):
+        """Put every buffered record, oldest first; on an error keep the rest and schedule the next try."""
         try:
             if not self.stream_ready:
                 try:
@@ -431,10 +465,26 @@ class CloudWatchShipper(object):
                 except self.client.exceptions.ResourceAlreadyExistsException:
                     pass
                 self.stream_ready = True
-            self.client.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=[
-                {"timestamp": int(time.time() * 1000), "message": to_json_line(record).rstrip("\n")}])
+            while self.buffer:
+                batch = self.buffer[:self.MAX_BATCH]
+                self.client.put_log_events(logGroupName=self.group, logStreamName=self.stream, logEvents=batch)
+                del self.buffer[:len(batch)]
+                self.shipped += len(batch)
         except Exception as e:  # pylint: disable=broad-except
-            self._give_up(e)
+            self.failures += 1
+            pause = min(self.RETRY_CAP_S, self.RETRY_BASE_S * 2 ** (self.failures - 1))
+            self.retry_at = self.clock() + pause * (0.5 + 0.5 * self.rand())
+            if self.failures == 1:
+                self.warn("deployment_audit: shipping to CloudWatch Logs group %s stream %s failed (%s); "
+                          "records are buffered and shipped again later (the file keeps every record)" % (self.group, self.stream, e))
+            return False
+        if self.failures:
+            self.warn("deployment_audit: shipping to CloudWatch Logs group %s stream %s works again after %d failed "
+                      "attempt(s)%s" % (self.group, self.stream, self.failures,
+                                        "; %d oldest record(s) dropped from the buffer" % self.dropped if self.dropped else ""))
+            self.failures = 0
+            self.retry_at = 0.0
+        return True
 
 
 class CallbackModule(CallbackBase):

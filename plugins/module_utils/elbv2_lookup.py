@@ -4,14 +4,14 @@
 """Find load balancers, listeners and target groups by name or ARN, failing with what exists instead.
 
 Shared by the modules that take `load_balancer` + `port` or target groups by name; the client must be
-made with `retry_decorator=AWSRetry.jittered_backoff()`.
+made with `retry_decorator=jittered_backoff()` (module_utils/modules.py).
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import jittered_backoff
 
 
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def _all_listeners(elbv2, load_balancer_arn):
     return elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=load_balancer_arn).build_full_result()["Listeners"]
 

@@ -186,14 +186,13 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
 
 
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def paginate(client, operation, key, **kwargs):
     return client.get_paginator(operation).paginate(**kwargs).build_full_result()[key]
 
@@ -318,7 +317,7 @@ def main():
     )
     params = module.params
     requested, order = requested_weights(module)
-    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
     names = {}
     what = params["rule_arn"] or params["listener_arn"] or "%s:%s" % (params["load_balancer"], params["port"])
     try:

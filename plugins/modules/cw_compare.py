@@ -548,9 +548,8 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_judge as judge
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_watch as watcher
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_policy
@@ -582,7 +581,7 @@ METRIC_OPTIONS = dict(
 )
 
 
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def get_metric_data(client, **kwargs):
     paginator = client.get_paginator("get_metric_data")
     results = []
@@ -723,7 +722,7 @@ def main():
     preset = params["preset"]
     specs = []
     if preset in ("alb", "alb_ecs"):
-        elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+        elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
         try:
             lb_dim, live_tg, cand_tg = resolve_alb_dimensions(module, elbv2)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
@@ -739,7 +738,7 @@ def main():
         module.fail_json(msg="; ".join(errors))
 
     period = params["period"]
-    cloudwatch = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
+    cloudwatch = module.client("cloudwatch", retry_decorator=jittered_backoff())
 
     def fetch(queries, start, end):
         try:

@@ -143,9 +143,8 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 
 
@@ -185,7 +184,7 @@ def main():
     problem = locklib.check_inputs(module.params)
     if problem:
         module.fail_json(msg=problem)
-    ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
+    ssm = module.client("ssm", retry_decorator=jittered_backoff())
     store = locklib.LockStore(ssm, module.params["name"], retry=True)
     try:
         run(module, store)

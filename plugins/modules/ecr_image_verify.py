@@ -191,9 +191,9 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image as ecrlib
 
 ACCEPTED_MEDIA_TYPES = [
@@ -276,7 +276,7 @@ def main():
     base = dict(repositoryName=repo)
     if p["registry_id"]:
         base["registryId"] = p["registry_id"]
-    ecr = module.client("ecr", retry_decorator=AWSRetry.jittered_backoff())
+    ecr = module.client("ecr", retry_decorator=jittered_backoff())
     try:
         try:
             image_id = {"imageTag": p["tag"]} if p["tag"] else {"imageDigest": p["digest"]}
@@ -305,10 +305,20 @@ def main():
                 pass  # a scan already ran today; read what it left
             status, pages = read_scan(ecr, ident)
         deadline = time.time() + p["scan_timeout"]
+        misses = 0
         while (status is not None and status.get("status") in RUNNING and p["wait_for_scan"]
                and time.time() < deadline):
             time.sleep(min(p["poll_interval"], max(0.0, deadline - time.time())))
-            status, pages = read_scan(ecr, ident)
+            try:
+                status, pages = read_scan(ecr, ident)
+                misses = 0
+            except botocore.exceptions.ClientError as e:
+                # Throttled or 5xx even after the client's retries: back off and poll again until scan_timeout.
+                delay = poll_backoff(misses, p["poll_interval"], deadline - time.time()) if is_transient_error(e) else None
+                if delay is None:
+                    raise
+                misses += 1
+                time.sleep(delay)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="Failed to verify ECR image %s" % ref)
 

@@ -110,9 +110,8 @@ except ImportError:
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import rollout
 
@@ -168,8 +167,8 @@ def main():
     for name in ("timeout", "poll_interval"):
         if p[name] <= 0:
             module.fail_json(msg="%s must be positive, got %s" % (name, p[name]))
-    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    ecs = module.client("ecs", retry_decorator=jittered_backoff())
+    elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
     start = time.time()
     # Events and stopped tasks a little older than the wait still explain it (the update just happened).
     since = start - 30
@@ -178,11 +177,23 @@ def main():
         if p["target_group"]:
             tg_arn = lookup.find_target_group(module, elbv2, p["target_group"])["TargetGroupArn"]
         max_stopped = p["max_stopped_tasks"] or None
+        misses = 0
         while True:
-            service = describe_service(module, ecs)
-            primary = rollout.primary_deployment(service) or {}
-            healthy = healthy_count(elbv2, tg_arn) if tg_arn else None
-            stopped = stopped_tasks(ecs, p["cluster"], service, primary.get("taskDefinition"), since)
+            try:
+                service = describe_service(module, ecs)
+                primary = rollout.primary_deployment(service) or {}
+                healthy = healthy_count(elbv2, tg_arn) if tg_arn else None
+                stopped = stopped_tasks(ecs, p["cluster"], service, primary.get("taskDefinition"), since)
+            except botocore.exceptions.ClientError as e:
+                # Throttled or 5xx even after the client's retries: skip this round, back off, poll again until the
+                # timeout (the wait fails on the deadline, not on a busy API).
+                delay = poll_backoff(misses, p["poll_interval"], p["timeout"] - (time.time() - start)) if is_transient_error(e) else None
+                if delay is None:
+                    raise
+                misses += 1
+                time.sleep(delay)
+                continue
+            misses = 0
             status, reason = rollout.judge(service, healthy, p["task_definition"], p["min_healthy_targets"], len(stopped), max_stopped)
             elapsed = time.time() - start
             result = dict(status=status, reason=reason, elapsed=round(elapsed, 1), deployment=camel_dict_to_snake_dict(primary),

@@ -215,9 +215,8 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
@@ -294,12 +293,12 @@ def main():
     service_names = dict((s, (params["services"] or {}).get(s) or "%s-%s" % (app, s)) for s in slotlib.SLOT_NAMES)
     tg_refs = dict((s, (params["target_groups"] or {}).get(s) or "%s-%s" % (app, s)) for s in slotlib.SLOT_NAMES)
 
-    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    ecs = module.client("ecs", retry_decorator=jittered_backoff())
+    elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
     lock = None
     try:
         if params["lock_name"]:
-            ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
+            ssm = module.client("ssm", retry_decorator=jittered_backoff())
             try:
                 lock = locklib.decode(ssm.get_parameter(aws_retry=True, Name=params["lock_name"])["Parameter"]["Value"])
             except is_boto3_error_code("ParameterNotFound"):

@@ -218,10 +218,9 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import taskdef as tdlib
 
 # list_task_definitions pages of 100; a family with more ACTIVE revisions than this is not sane.
@@ -296,7 +295,7 @@ def check_secrets(module, td):
         key = (service, region)
         if key not in clients:
             extra = {"region": region} if region else {}
-            clients[key] = module.client(service, retry_decorator=AWSRetry.jittered_backoff(), **extra)
+            clients[key] = module.client(service, retry_decorator=jittered_backoff(), **extra)
         return clients[key]
 
     for container, name, value_from in tdlib.secret_references(td):
@@ -326,7 +325,7 @@ def check_secrets(module, td):
 
 def check_roles(module, td):
     errors = []
-    iam = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    iam = module.client("iam", retry_decorator=jittered_backoff())
     for key in ("taskRoleArn", "executionRoleArn"):
         if not td.get(key):
             continue
@@ -438,7 +437,7 @@ def main():
     module.no_log_values.update(str(v) for c in p["containers"] for n, v in (c.get("environment") or {}).items()
                                 if v is not None and len(str(v)) >= 6 and tdlib.looks_secret(n, p["secret_env_patterns"]))
     module.no_log_values.update(v for v in tdlib.unsafe_references(p["containers"]) if len(v) >= 6)
-    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    ecs = module.client("ecs", retry_decorator=jittered_backoff())
     allowed_fields = list(ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members)
     errors = tdlib.validate_changes(containers=p["containers"], cpu=p["cpu"], memory=p["memory"],
                                     overrides=p["overrides"], allowed_fields=allowed_fields)

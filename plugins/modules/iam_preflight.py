@@ -119,9 +119,8 @@ except ImportError:
     ResponseParserError = Exception  # AnsibleAWSModule reports the missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
 
 SIMULATE_PAGE_SIZE = 1000
@@ -186,10 +185,12 @@ def main():
 
     result = dict(changed=False)
     # A simulation endpoint that errors (HTTP 500) must fail in seconds, not after minutes of retries.
-    iam = module.client("iam", retry_decorator=AWSRetry.jittered_backoff(retries=3, delay=1, max_delay=4))
+    # (botocore's own retries kept to 4 attempts for the same reason; throttling still gets 4 x 4 tries.)
+    iam = module.client("iam", retry_decorator=jittered_backoff(retries=3, delay=1, max_delay=4),
+                        config={"retries": {"mode": "standard", "total_max_attempts": 4}})
     caller = p["principal_arn"]
     if not caller:
-        sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff())
+        sts = module.client("sts", retry_decorator=jittered_backoff())
         try:
             caller = sts.get_caller_identity(aws_retry=True)["Arn"]
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:

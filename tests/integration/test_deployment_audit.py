@@ -140,7 +140,9 @@ def test_cloudwatch_failure_is_a_warning_and_the_file_keeps_everything(moto, tmp
                     DEPLOYMENT_AUDIT_ENDPOINT_URL=moto.url, DEPLOYMENT_AUDIT_REGION="us-east-1")
     result = run_playbook(localhost_play(TASKS[:3], moto.url), env=env)
     assert result.rc == 0, result
-    assert result.stderr.count("deployment_audit: not shipping to CloudWatch Logs group /no/such/group") == 1, result.stderr
+    assert result.stderr.count("deployment_audit: shipping to CloudWatch Logs group /no/such/group") == 1, result.stderr
+    assert "ResourceNotFoundException" in result.stderr, result.stderr
+    assert result.stderr.count("record(s) not shipped to CloudWatch Logs group /no/such/group") == 1, result.stderr
     assert [r["record"] for r in read_records(path)] == ["playbook_start", "step", "step", "playbook_end"]
 
 
