@@ -64,3 +64,7 @@ HEALTH_CHECK_TIME_SCALE = _env("HEALTH_CHECK_TIME_SCALE", 0.3, float)
 # test's, sets LAB_VM_BRIDGE / LAB_VM_SUBNET / LAB_VM_PREFIX / LAB_VM_INVENTORY to stay apart).
 VM_PREFIX = _env("VM_PREFIX", "pdlab-vm")
 VM_INVENTORY = Path(_env("VM_INVENTORY", str(REPO / "inventories" / "lab" / "vm_hosts.yml")))
+
+# IAM enforced for the lab deployer (lab/aws/iam_enforce.py): requests signed with the inventory's key
+# (user progressive-deployer) are authorized against docs' policy rendered for inventories/lab. 0 turns it off.
+IAM_ENFORCE = _env("IAM_ENFORCE", "1").strip().lower() not in ("0", "false", "no", "off", "")

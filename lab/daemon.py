@@ -5,6 +5,7 @@ checker, the ALB data plane, all in one process. Started detached by `python -m 
 Besides the AWS APIs the endpoint answers:
   GET  /lab-api/status     {"pid", "started", "ready", "seeded", "services": {...}, "alb": bool}
   POST /lab-api/reset      reset moto, stop every task, seed the world again
+  POST /lab-api/iam-enforce  {"enforce": true|false}: authorize the lab deployer's requests (lab/aws/iam_enforce.py)
   POST /lab-api/shutdown   stop everything and exit
   POST /moto-api/reset     (moto's own) also stops every task and forgets target health
 Every AWS request is logged as a JSON line to STATE_DIR/api-requests.jsonl (time, service, action, status,
@@ -116,6 +117,15 @@ class LabApp:
                     LOG.exception("reset failed")
                     return self._json(start_response, "500 Internal Server Error", {"error": str(e)})
                 return self._json(start_response, "200 OK", self.lab.status())
+            if path == "/lab-api/iam-enforce" and method == "POST":
+                from lab.aws import iam_enforce
+                length = environ.get("CONTENT_LENGTH")
+                raw = environ["wsgi.input"].read(int(length)) if length and length.isdigit() else b"{}"
+                try:
+                    iam_enforce.set_enforcing(json.loads(raw or b"{}").get("enforce", True))
+                except (ValueError, AttributeError):
+                    return self._json(start_response, "400 Bad Request", {"error": 'body must be {"enforce": true|false}'})
+                return self._json(start_response, "200 OK", {"iam_enforced": iam_enforce.enforcing()})
             if path == "/lab-api/shutdown" and method == "POST":
                 self.lab.stopping.set()
                 return self._json(start_response, "202 Accepted", {"stopping": True})
@@ -166,11 +176,12 @@ class Lab:
         self.world_services = {"%s-%s" % (config.APP, slot) for slot in config.SLOTS}
 
     def install(self):
-        from lab.aws import cloudwatch, ecr_findings, iam_simulate
+        from lab.aws import cloudwatch, ecr_findings, iam_enforce, iam_simulate
         from lab.aws.ecs_tasks import EcsController
         from lab.aws.target_health import TargetHealthChecker
         cloudwatch.install()
         iam_simulate.install()
+        iam_enforce.install()
         ecr_findings.install()
         self.checker = TargetHealthChecker().install()
         self.ecs = EcsController(self.checker).install()
@@ -187,6 +198,7 @@ class Lab:
         try:
             t0 = time.time()
             self.seeded = seed(self.endpoint)
+            self.create_deployer()
             self.seed_error = None
             LOG.info("world seeded in %.1f s", time.time() - t0)
         except Exception as e:
@@ -218,9 +230,26 @@ class Lab:
             return
         out = json.loads(stdout)
         register_findings(out)
+        try:
+            self.create_deployer()
+        except Exception as e:
+            LOG.exception("creating the deployer failed")
+            self.seed_error = "creating the deployer failed: %s: %s" % (type(e).__name__, e)
+            return
         self.seeded = out
         self.seed_error = None
         LOG.info("world seeded (waited %.1f s for the seeding process)", time.time() - t0)
+
+    @staticmethod
+    def iam_enforced():
+        from lab.aws import iam_enforce
+        return iam_enforce.enforcing()
+
+    def create_deployer(self):
+        """The lab's deployer user with docs' policy rendered for inventories/lab (lab/aws/iam_enforce.py)."""
+        from lab.aws import iam_enforce
+        arn = iam_enforce.create_deployer()
+        LOG.info("deployer %s (IAM enforced: %s)", arn, iam_enforce.enforcing())
 
     def start_alb(self):
         if not self.with_alb:
@@ -276,7 +305,7 @@ class Lab:
         ready = ready and all(name in services for name in self.world_services)
         return {"pid": os.getpid(), "endpoint": self.endpoint, "started": self.started, "ready": ready,
                 "seeded": self.seeded is not None, "seed_error": self.seed_error, "services": services,
-                "alb": self.alb is not None, "max_lifetime_s": MAX_LIFETIME_S,
+                "alb": self.alb is not None, "max_lifetime_s": MAX_LIFETIME_S, "iam_enforced": self.iam_enforced(),
                 "listeners": {str(api): "http://127.0.0.1:%d" % local
                               for api, local in config.LISTENER_LOCAL_PORTS.items()}}
 
