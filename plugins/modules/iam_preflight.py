@@ -43,9 +43,9 @@ options:
     default: {}
   scope:
     description:
-      - Names of the deployment the least-privilege policy is scoped to (C(tools/render_iam_policy.py --inventory)):
-        each action is then checked on the resources that scoped policy grants it on - the slot services, target
-        groups, the load balancer's listeners, the lock parameter, the repository, the task roles - and
+      - Names of the deployment the least-privilege policy is scoped to (as C(tools/render_iam_policy.py --inventory)
+        renders it). Each action is then checked on the resources that scoped policy grants it on - the slot services,
+        target groups, the load balancer's listeners, the lock parameter, the repository, the task roles - and
         C(ecs:ListTasks) in the cluster (context key C(ecs:cluster)). O(action_resources) still wins for an action it names.
       - "Keys: C(cluster), C(app), C(load_balancer), C(lock), C(repository), C(services), C(target_groups),
         C(pass_roles), C(deployer_roles), C(secrets), C(log_groups), C(deployer_arns), C(account_id), C(region),
