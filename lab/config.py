@@ -68,3 +68,7 @@ VM_INVENTORY = Path(_env("VM_INVENTORY", str(REPO / "inventories" / "lab" / "vm_
 # IAM enforced for the lab deployer (lab/aws/iam_enforce.py): requests signed with the inventory's key
 # (user progressive-deployer) are authorized against docs' policy rendered for inventories/lab. 0 turns it off.
 IAM_ENFORCE = _env("IAM_ENFORCE", "1").strip().lower() not in ("0", "false", "no", "off", "")
+
+# Eventual consistency (lab/aws/stale_reads.py): for this many seconds after ModifyListener / ModifyRule the API
+# still answers the old actions. 0 (default): reads are fresh.
+STALE_READ_SECONDS = _env("STALE_READ_SECONDS", 0.0, float)

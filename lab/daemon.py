@@ -6,6 +6,7 @@ Besides the AWS APIs the endpoint answers:
   GET  /lab-api/status     {"pid", "started", "ready", "seeded", "services": {...}, "alb": bool}
   POST /lab-api/reset      reset moto, stop every task, seed the world again
   POST /lab-api/iam-enforce  {"enforce": true|false}: authorize the lab deployer's requests (lab/aws/iam_enforce.py)
+  POST /lab-api/stale-reads  {"seconds": N}: ELBv2 reads answer the old actions N s after a change (lab/aws/stale_reads.py)
   POST /lab-api/shutdown   stop everything and exit
   POST /moto-api/reset     (moto's own) also stops every task and forgets target health
 Every AWS request is logged as a JSON line to STATE_DIR/api-requests.jsonl (time, service, action, status,
@@ -126,6 +127,15 @@ class LabApp:
                 except (ValueError, AttributeError):
                     return self._json(start_response, "400 Bad Request", {"error": 'body must be {"enforce": true|false}'})
                 return self._json(start_response, "200 OK", {"iam_enforced": iam_enforce.enforcing()})
+            if path == "/lab-api/stale-reads" and method == "POST":
+                from lab.aws import stale_reads
+                length = environ.get("CONTENT_LENGTH")
+                raw = environ["wsgi.input"].read(int(length)) if length and length.isdigit() else b"{}"
+                try:
+                    stale_reads.set_seconds(json.loads(raw or b"{}").get("seconds", 0))
+                except (ValueError, AttributeError, TypeError):
+                    return self._json(start_response, "400 Bad Request", {"error": 'body must be {"seconds": N}'})
+                return self._json(start_response, "200 OK", {"stale_read_seconds": stale_reads.seconds()})
             if path == "/lab-api/shutdown" and method == "POST":
                 self.lab.stopping.set()
                 return self._json(start_response, "202 Accepted", {"stopping": True})
@@ -176,12 +186,13 @@ class Lab:
         self.world_services = {"%s-%s" % (config.APP, slot) for slot in config.SLOTS}
 
     def install(self):
-        from lab.aws import cloudwatch, ecr_findings, iam_enforce, iam_simulate
+        from lab.aws import cloudwatch, ecr_findings, iam_enforce, iam_simulate, stale_reads
         from lab.aws.ecs_tasks import EcsController
         from lab.aws.target_health import TargetHealthChecker
         cloudwatch.install()
         iam_simulate.install()
         iam_enforce.install()
+        stale_reads.install()
         ecr_findings.install()
         self.checker = TargetHealthChecker().install()
         self.ecs = EcsController(self.checker).install()
@@ -269,8 +280,9 @@ class Lab:
         """Before moto forgets everything: stop our tasks and health state with it."""
         self.ecs.stop_all_tasks()
         self.checker.reset()
-        from lab.aws import ecr_findings
+        from lab.aws import ecr_findings, stale_reads
         ecr_findings.reset()
+        stale_reads.reset()
 
     def reset(self):
         with self.reset_lock:
