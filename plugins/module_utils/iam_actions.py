@@ -4,7 +4,9 @@
 """The IAM actions the ECS blue-green flow needs - the one list - and what is derived from it.
 
 Pure functions, no AWS: the iam_preflight module simulates these actions for a principal, and
-docs/iam-policy.json is rendered from the same list (tools/render_iam_policy.py).
+docs/iam-policy.json is rendered from the same list (tools/render_iam_policy.py), scoped per statement to an
+inventory's names (scope_names, policy_document(names=...)). tools/iam_action_scan.py checks the list against what
+plugins/, roles/ and playbooks/ call, both ways.
 """
 
 import json
