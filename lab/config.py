@@ -82,3 +82,11 @@ VM_INVENTORY = Path(_env("VM_INVENTORY", str(REPO / "inventories" / "lab" / "vm_
 # Faults on demand (lab/faults.py): a JSON document of throttle / 5xx / latency settings per AWS service, in force from
 # the daemon's start (empty: none); `python -m lab faults` / POST /lab-api/faults change them on a running lab.
 FAULTS = _env("FAULTS", "")
+
+# IAM enforced for the lab deployer (lab/aws/iam_enforce.py): requests signed with the inventory's key
+# (user progressive-deployer) are authorized against docs' policy rendered for inventories/lab. 0 turns it off.
+IAM_ENFORCE = _env("IAM_ENFORCE", "1").strip().lower() not in ("0", "false", "no", "off", "")
+
+# Eventual consistency (lab/aws/stale_reads.py): for this many seconds after ModifyListener / ModifyRule the API
+# still answers the old actions. 0 (default): reads are fresh.
+STALE_READ_SECONDS = _env("STALE_READ_SECONDS", 0.0, float)

@@ -5,6 +5,8 @@ checker, the ALB data plane, all in one process. Started detached by `python -m 
 Besides the AWS APIs the endpoint answers:
   GET  /lab-api/status     {"pid", "started", "ready", "seeded", "services": {...}, "alb": bool}
   POST /lab-api/reset      reset moto, stop every task, seed the world again
+  POST /lab-api/iam-enforce  {"enforce": true|false}: authorize the lab deployer's requests (lab/aws/iam_enforce.py)
+  POST /lab-api/stale-reads  {"seconds": N}: ELBv2 reads answer the old actions N s after a change (lab/aws/stale_reads.py)
   POST /lab-api/shutdown   stop everything and exit
   GET  /lab-api/faults     fault settings in force and counts injected (lab/faults.py)
   POST /lab-api/faults     set them (JSON body; {} switches every fault off)
@@ -133,6 +135,24 @@ class LabApp:
                 return self._json(start_response, "200 OK", self.lab.status())
             if path == "/lab-api/faults":
                 return self._faults(environ, start_response, method)
+            if path == "/lab-api/iam-enforce" and method == "POST":
+                from lab.aws import iam_enforce
+                length = environ.get("CONTENT_LENGTH")
+                raw = environ["wsgi.input"].read(int(length)) if length and length.isdigit() else b"{}"
+                try:
+                    iam_enforce.set_enforcing(json.loads(raw or b"{}").get("enforce", True))
+                except (ValueError, AttributeError):
+                    return self._json(start_response, "400 Bad Request", {"error": 'body must be {"enforce": true|false}'})
+                return self._json(start_response, "200 OK", {"iam_enforced": iam_enforce.enforcing()})
+            if path == "/lab-api/stale-reads" and method == "POST":
+                from lab.aws import stale_reads
+                length = environ.get("CONTENT_LENGTH")
+                raw = environ["wsgi.input"].read(int(length)) if length and length.isdigit() else b"{}"
+                try:
+                    stale_reads.set_seconds(json.loads(raw or b"{}").get("seconds", 0))
+                except (ValueError, AttributeError, TypeError):
+                    return self._json(start_response, "400 Bad Request", {"error": 'body must be {"seconds": N}'})
+                return self._json(start_response, "200 OK", {"stale_read_seconds": stale_reads.seconds()})
             if path == "/lab-api/shutdown" and method == "POST":
                 self.lab.stopping.set()
                 return self._json(start_response, "202 Accepted", {"stopping": True})
@@ -194,11 +214,13 @@ class Lab:
         self.faults = FaultInjector(config.FAULTS or None)   # a bad LAB_FAULTS stops the daemon here
 
     def install(self):
-        from lab.aws import cloudwatch, ecr_findings, iam_simulate
+        from lab.aws import cloudwatch, ecr_findings, iam_enforce, iam_simulate, stale_reads
         from lab.aws.ecs_tasks import EcsController
         from lab.aws.target_health import TargetHealthChecker
         cloudwatch.install()
         iam_simulate.install()
+        iam_enforce.install()
+        stale_reads.install()
         ecr_findings.install()
         self.checker = TargetHealthChecker().install()
         self.ecs = EcsController(self.checker).install()
@@ -215,6 +237,7 @@ class Lab:
         try:
             t0 = time.time()
             self.seeded = seed(self.endpoint)
+            self.create_deployer()
             self.seed_error = None
             LOG.info("world seeded in %.1f s", time.time() - t0)
         except Exception as e:
@@ -246,9 +269,26 @@ class Lab:
             return
         out = json.loads(stdout)
         register_findings(out)
+        try:
+            self.create_deployer()
+        except Exception as e:
+            LOG.exception("creating the deployer failed")
+            self.seed_error = "creating the deployer failed: %s: %s" % (type(e).__name__, e)
+            return
         self.seeded = out
         self.seed_error = None
         LOG.info("world seeded (waited %.1f s for the seeding process)", time.time() - t0)
+
+    @staticmethod
+    def iam_enforced():
+        from lab.aws import iam_enforce
+        return iam_enforce.enforcing()
+
+    def create_deployer(self):
+        """The lab's deployer user with docs' policy rendered for inventories/lab (lab/aws/iam_enforce.py)."""
+        from lab.aws import iam_enforce
+        arn = iam_enforce.create_deployer()
+        LOG.info("deployer %s (IAM enforced: %s)", arn, iam_enforce.enforcing())
 
     def start_alb(self):
         if not self.with_alb:
@@ -268,8 +308,9 @@ class Lab:
         """Before moto forgets everything: stop our tasks and health state with it."""
         self.ecs.stop_all_tasks()
         self.checker.reset()
-        from lab.aws import ecr_findings
+        from lab.aws import ecr_findings, stale_reads
         ecr_findings.reset()
+        stale_reads.reset()
 
     def reset(self):
         with self.reset_lock:
@@ -304,7 +345,7 @@ class Lab:
         ready = ready and all(name in services for name in self.world_services)
         return {"pid": os.getpid(), "endpoint": self.endpoint, "started": self.started, "ready": ready,
                 "seeded": self.seeded is not None, "seed_error": self.seed_error, "services": services,
-                "alb": self.alb is not None, "max_lifetime_s": MAX_LIFETIME_S,
+                "alb": self.alb is not None, "max_lifetime_s": MAX_LIFETIME_S, "iam_enforced": self.iam_enforced(),
                 "faults": self.faults.settings if self.faults.active else None,
                 "listeners": {str(api): "http://127.0.0.1:%d" % local
                               for api, local in config.LISTENER_LOCAL_PORTS.items()}}

@@ -41,6 +41,17 @@ options:
         roles for C(iam:PassRole), which a least-privilege policy allows only on those roles (and so denies on C(*)).
     type: dict
     default: {}
+  scope:
+    description:
+      - Names of the deployment the least-privilege policy is scoped to (as C(tools/render_iam_policy.py --inventory)
+        renders it). Each action is then checked on the resources that scoped policy grants it on - the slot services,
+        target groups, the load balancer's listeners, the lock parameter, the repository, the task roles - and
+        C(ecs:ListTasks) in the cluster (context key C(ecs:cluster)). O(action_resources) still wins for an action it names.
+      - "Keys: C(cluster), C(app), C(load_balancer), C(lock), C(repository), C(services), C(target_groups),
+        C(pass_roles), C(deployer_roles), C(secrets), C(log_groups), C(deployer_arns), C(account_id), C(region),
+        C(partition). C(account_id), C(partition) and C(region) default to the principal's and the module's; the
+        rest as the collection's defaults (slots C(<app>-a) / C(<app>-b), ...)."
+    type: dict
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -71,6 +82,12 @@ EXAMPLES = r"""
     resources:
       - arn:aws:ecs:us-east-1:123456789012:service/prod-ecs-cluster/*
 
+- name: The flow's actions, each on the resources the scoped policy of the deployment's names grants it on
+  progressive.delivery.iam_preflight:
+    scope:
+      cluster: prod-ecs-cluster
+      app: myapp
+      pass_roles: [myapp-task-role, myapp-execution-role]
 - name: The flow's actions, with iam:PassRole checked on the roles the task definition uses
   progressive.delivery.iam_preflight:
     action_resources:
@@ -142,15 +159,15 @@ def resolve_principal(module, iam, arn):
     return principal
 
 
-def simulate(iam, principal, actions, resources):
+def simulate(iam, principal, actions, resources, names=None):
     results = []
     marker = None
     for dummy in range(MAX_PAGES):
         kwargs = dict(PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources, MaxItems=SIMULATE_PAGE_SIZE)
         if marker:
             kwargs["Marker"] = marker
-        if iam_actions.context_entries(actions):
-            kwargs["ContextEntries"] = iam_actions.context_entries(actions)
+        if iam_actions.context_entries(actions, names):
+            kwargs["ContextEntries"] = iam_actions.context_entries(actions, names)
         page = iam.simulate_principal_policy(aws_retry=True, **kwargs)
         results.extend(page.get("EvaluationResults") or [])
         if not page.get("IsTruncated"):
@@ -166,6 +183,7 @@ def main():
             actions=dict(type="list", elements="str"),
             resources=dict(type="list", elements="str", default=["*"]),
             action_resources=dict(type="dict", default={}),
+            scope=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -175,6 +193,7 @@ def main():
     if not p["resources"]:
         errors.append("resources must name at least one resource ARN (or '*')")
     errors += iam_actions.check_action_resources(p["action_resources"], actions)
+    errors += iam_actions.check_scope(p["scope"])
     if p["principal_arn"]:
         try:
             iam_actions.principal_for_simulation(p["principal_arn"])
@@ -198,11 +217,19 @@ def main():
         result["caller_arn"] = caller
     principal = resolve_principal(module, iam, caller)
     result["principal_arn"] = principal
+    names = None
+    action_resources = dict(p["action_resources"])
+    if p["scope"] is not None:
+        partition, account = principal.split(":")[1], principal.split(":")[4]
+        names = iam_actions.scope_names(dict(dict(partition=partition, account=account, region=module.region or "*"),
+                                             **p["scope"]))
+        for action, arns in iam_actions.action_resources(names, actions).items():
+            action_resources.setdefault(action, arns)
 
     try:
         evaluations = []
-        for batch_actions, batch_resources in iam_actions.simulation_batches(actions, p["resources"], p["action_resources"]):
-            evaluations.extend(simulate(iam, principal, batch_actions, batch_resources))
+        for batch_actions, batch_resources in iam_actions.simulation_batches(actions, p["resources"], action_resources):
+            evaluations.extend(simulate(iam, principal, batch_actions, batch_resources, names))
     except is_boto3_error_code("NoSuchEntity") as e:
         module.fail_json_aws(e, msg="iam:SimulatePrincipalPolicy: principal %s does not exist" % principal, **result)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:

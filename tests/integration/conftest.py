@@ -87,6 +87,26 @@ class LabHandle:
         from lab.__main__ import lab_api
         return lab_api("status")
 
+    def iam_enforce(self, enforce=None):
+        """Switch the lab's IAM enforcement for its deployer (default: the LAB_IAM_ENFORCE setting, on unless 0);
+        returns the state the lab answers. The e2e suites call it so that they run as the deployer, enforced."""
+        import json
+        import urllib.request
+        enforce = self.config.IAM_ENFORCE if enforce is None else enforce
+        req = urllib.request.Request(self.endpoint + "/lab-api/iam-enforce", method="POST",
+                                     data=json.dumps({"enforce": bool(enforce)}).encode())
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read().decode())["iam_enforced"]
+
+    def deployer_client(self, service):
+        """A boto3 client signed with the lab deployer's keys (the lab inventory's), i.e. under the enforced policy."""
+        import boto3
+        from botocore.config import Config
+        from lab.aws.iam_enforce import DEPLOYER_ACCESS_KEY, DEPLOYER_SECRET_KEY
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
+                            aws_access_key_id=DEPLOYER_ACCESS_KEY, aws_secret_access_key=DEPLOYER_SECRET_KEY,
+                            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=60))
+
     def cli(self, *args, timeout=120):
         """Run `python -m lab ARGS` from the repo root; returns the CompletedProcess."""
         import subprocess

@@ -22,6 +22,8 @@ def world(lab, tmp_path):
     """A freshly seeded lab world, steady traffic on the production listener, an audit file."""
     proc = lab.cli("reset", timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The playbooks run as the lab deployer (inventories/lab), held to docs' policy (LAB_IAM_ENFORCE, on by default).
+    assert lab.iam_enforce() == lab.config.IAM_ENFORCE
     from lab.traffic import TrafficGenerator
     traffic = TrafficGenerator(url=lab.prod_url, rps=RPS, out=tmp_path / "traffic.jsonl", max_duration=900)
     traffic.start()

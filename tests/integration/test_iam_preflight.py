@@ -167,3 +167,30 @@ def test_the_rendered_policy_passes_the_default_preflight_against_the_lab(reques
     res = result.task("rendered")
     assert not res.get("failed"), res
     assert res["allowed"] == iam_actions.required_actions() and res["denied"] == []
+
+
+@pytest.mark.lab
+def test_the_scoped_lab_deployer_passes_on_its_names_and_fails_on_others(request):
+    """The lab's deployer holds docs' policy scoped to inventories/lab: the preflight with those names (scope) allows
+    every action; on other names, or on `*`, it lists each scoped action denied with the resource it checked."""
+    deployer = "arn:aws:iam::123456789012:user/progressive-deployer"
+    names = {"cluster": "prod-ecs-cluster", "app": "myapp", "secrets": ["DB_PASSWORD", "API_KEY"],
+             "log_groups": ["/deployments/audit"], "deployer_arns": [deployer]}
+    play = localhost_play([
+        preflight("own names", principal_arn=deployer, scope=names),
+        preflight("other cluster", principal_arn=deployer, scope=dict(names, cluster="other-cluster")),
+        preflight("on star", principal_arn=deployer),
+    ], lab_endpoint(request))
+    result = run_playbook(play)
+    own = result.task("own names")
+    assert not own.get("failed"), own
+    other = result.task("other cluster")
+    assert other["failed"] is True
+    assert {d["action"] for d in other["denied"]} == {"ecs:DescribeServices", "ecs:UpdateService", "ecs:TagResource",
+                                                      "ecs:ListTagsForResource", "ecs:DescribeTasks", "ssm:GetParameter",
+                                                      "ssm:PutParameter", "ssm:DeleteParameter"}
+    assert {"action": "ecs:UpdateService", "decision": "implicitDeny",
+            "resource": "arn:aws:ecs:us-east-1:123456789012:service/other-cluster/myapp-a"} in other["denied"]
+    on_star = result.task("on star")
+    assert on_star["failed"] is True and {"action": "elasticloadbalancing:ModifyListener", "decision": "implicitDeny",
+                                          "resource": "*"} in on_star["denied"]

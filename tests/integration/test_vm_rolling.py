@@ -137,6 +137,8 @@ def ensure_all_on(fleet, version):
 
 @pytest.fixture(scope="module")
 def fleet(lab):
+    # The playbooks run as the lab deployer (inventories/lab), held to docs' policy (LAB_IAM_ENFORCE, on by default).
+    assert lab.iam_enforce() == lab.config.IAM_ENFORCE
     f = Fleet(lab)
     f.recreate()
     yield f

@@ -14,13 +14,12 @@ def test_the_list_covers_what_the_flow_calls():
     actions = ia.required_actions()
     assert len(actions) == len(set(actions)), "duplicates in the list"
     assert ia.check_actions(actions) == []
-    for needed in ("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:CreateService", "ecs:UpdateService",
-                   "ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:TagResource",
+    for needed in ("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:UpdateService",
+                   "ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:TagResource", "ecs:ListTagsForResource",
                    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
                    "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
                    "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
-                   "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:RegisterTargets",
-                   "elasticloadbalancing:DeregisterTargets", "cloudwatch:GetMetricData", "ecr:DescribeImages",
+                   "cloudwatch:GetMetricData", "ecr:DescribeImages",
                    "ecr:DescribeImageScanFindings", "ecr:BatchGetImage", "ecr:StartImageScan", "iam:PassRole",
                    "iam:GetRole", "iam:SimulatePrincipalPolicy", "ssm:GetParameter", "ssm:PutParameter",
                    "ssm:DeleteParameter", "secretsmanager:DescribeSecret", "logs:CreateLogStream", "logs:PutLogEvents",
@@ -47,7 +46,8 @@ def test_policy_document_one_statement_per_service_and_scoped_pass_role():
     doc = ia.policy_document()
     assert doc["Version"] == "2012-10-17"
     granted = sorted(a for s in doc["Statement"] for a in s["Action"])
-    assert granted == sorted(ia.required_actions())
+    assert granted == sorted(ia.policy_actions())
+    assert set(ia.required_actions()) < set(ia.policy_actions())
     sids = [s["Sid"] for s in doc["Statement"]]
     assert len(sids) == len(set(sids)) and all(sid.isalnum() for sid in sids)
     pass_role = [s for s in doc["Statement"] if "iam:PassRole" in s["Action"]]
@@ -157,3 +157,74 @@ def test_context_entries_only_when_pass_role_is_simulated():
     # the key and value are exactly the condition the rendered policy puts on iam:PassRole
     condition = ia.PASS_ROLE_CONDITION["StringEquals"]
     assert {entries[0]["ContextKeyName"]: entries[0]["ContextKeyValues"][0]} == condition
+
+
+LAB_SCOPE = {"app": "myapp", "cluster": "prod-ecs-cluster", "region": "us-east-1", "account_id": "123456789012"}
+
+
+def _statement(doc, sid):
+    return [s for s in doc["Statement"] if s["Sid"] == sid][0]
+
+
+def test_scoped_policy_one_statement_per_resource_kind():
+    names = ia.scope_names(LAB_SCOPE)
+    doc = ia.policy_document(names=names)
+    granted = sorted(a for s in doc["Statement"] for a in s["Action"])
+    assert granted == sorted(ia.policy_actions())
+    services = _statement(doc, "SlotServices")
+    assert services["Resource"] == ["arn:aws:ecs:us-east-1:123456789012:service/prod-ecs-cluster/myapp-a",
+                                    "arn:aws:ecs:us-east-1:123456789012:service/prod-ecs-cluster/myapp-b"]
+    assert {"ecs:UpdateService", "ecs:TagResource", "ecs:ListTagsForResource"} <= set(services["Action"])
+    assert _statement(doc, "ListenersOfTheLoadBalancer")["Resource"] == \
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/myapp-alb/*"
+    assert _statement(doc, "DeploymentLockParameter")["Resource"] == \
+        "arn:aws:ssm:us-east-1:123456789012:parameter/progressive-delivery/locks/prod-ecs-cluster/myapp"
+    assert _statement(doc, "EcrRepository")["Resource"] == "arn:aws:ecr:us-east-1:123456789012:repository/myapp"
+    pass_role = _statement(doc, "PassTaskRolesToEcsTasks")
+    assert pass_role == {"Sid": "PassTaskRolesToEcsTasks", "Effect": "Allow", "Action": ["iam:PassRole"],
+                         "Resource": ["arn:aws:iam::123456789012:role/myapp-task-role",
+                                      "arn:aws:iam::123456789012:role/myapp-execution-role"],
+                         "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}
+    assert _statement(doc, "ListTasksInTheCluster")["Condition"] == {
+        "ArnEquals": {"ecs:cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/prod-ecs-cluster"}}
+    star = [a for s in doc["Statement"] if s["Resource"] == "*" for a in s["Action"]]
+    assert star and all(ia.WILDCARD_REASONS[a] for a in star)
+    assert "ecs:UpdateService" not in star and "elasticloadbalancing:ModifyListener" not in star
+
+
+def test_scope_names_overrides_and_arns_kept():
+    names = ia.scope_names(dict(LAB_SCOPE, services=["web-blue", "web-green"], pass_roles=["arn:aws:iam::1:role/x/task"],
+                                secrets=["DB_PASSWORD", "arn:aws:secretsmanager:us-east-1:1:secret:k-AbCdEf"],
+                                deployer_arns=["arn:aws:iam::123456789012:user/ci"], lock="locks/web"))
+    res = ia.action_resources(names)
+    assert res["ecs:UpdateService"][0].endswith(":service/prod-ecs-cluster/web-blue")
+    assert res["iam:PassRole"] == ["arn:aws:iam::1:role/x/task"]
+    assert res["secretsmanager:DescribeSecret"] == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:DB_PASSWORD-??????",
+                                                    "arn:aws:secretsmanager:us-east-1:1:secret:k-AbCdEf"]
+    assert res["iam:SimulatePrincipalPolicy"] == ["arn:aws:iam::123456789012:user/ci"]
+    assert res["ssm:PutParameter"] == ["arn:aws:ssm:us-east-1:123456789012:parameter/locks/web"]
+    assert res["sts:GetCallerIdentity"] == ["*"]
+
+
+def test_an_action_without_a_scope_is_rendered_unscoped():
+    doc = ia.policy_document(["ecs:UpdateService", "ecs:RunTask"], names=ia.scope_names(LAB_SCOPE))
+    assert [s["Sid"] for s in doc["Statement"]] == ["SlotServices", "Unscoped"]
+    assert _statement(doc, "Unscoped") == {"Sid": "Unscoped", "Effect": "Allow", "Action": ["ecs:RunTask"], "Resource": "*"}
+
+
+@pytest.mark.parametrize("scope, message", [
+    ({"clusters": "x"}, "scope.clusters is not a known name"),
+    ({"services": "myapp-a"}, "scope.services must be a list of names"),
+    ({"cluster": ""}, "scope.cluster must be a non-empty string"),
+])
+def test_check_scope(scope, message):
+    assert message in ia.check_scope(scope)[0]
+
+
+def test_context_entries_for_a_scoped_simulation():
+    names = ia.scope_names(LAB_SCOPE)
+    entries = ia.context_entries(["ecs:ListTasks", "iam:PassRole"], names)
+    assert {e["ContextKeyName"]: e["ContextKeyValues"] for e in entries} == {
+        "iam:PassedToService": ["ecs-tasks.amazonaws.com"],
+        "ecs:cluster": ["arn:aws:ecs:us-east-1:123456789012:cluster/prod-ecs-cluster"]}
+    assert ia.context_entries(["ecs:ListTasks"]) == []
