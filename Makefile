@@ -5,6 +5,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONPATH := $(CURDIR)
+# The lab publishes CloudWatch as AWS does (late, no zero counts) unless told otherwise (lab/README.md).
+export LAB_CW_SHAPE ?= aws
 
 .PHONY: help setup test checks lint unit sanity integration molecule build demo demo-vm lab-up lab-status lab-down bench clean
 
