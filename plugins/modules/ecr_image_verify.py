@@ -355,8 +355,12 @@ def main():
     if completed:
         result["scan_completed_at"] = completed.isoformat() if hasattr(completed, "isoformat") else completed
 
+    scan_state = (status or {}).get("status")
+    if threshold != ecrlib.GATE_OFF and scan_state is None and p["start_scan"] and module.check_mode:
+        # Check mode starts no scan (a write): the gate is decided by the real run, which starts one.
+        result["scan_status"] = "not started (check mode)"
+        module.exit_json(**result)
     if threshold != ecrlib.GATE_OFF:
-        scan_state = (status or {}).get("status")
         if scan_state is None:
             module.fail_json(msg="image %s (%s) has no scan findings to gate on; enable scan on push, set start_scan=true, "
                                  "or fail_on_severity=none" % (ref, digest), **result)
