@@ -109,6 +109,9 @@ SCOPE_STATEMENTS = (
     ("pass_role", "PassTaskRolesToEcsTasks", ("arn:{partition}:iam::{account}:role/{pass_role}",)),
     ("read_role", "ReadTaskRoles", ("arn:{partition}:iam::{account}:role/{read_role}",)),
     ("principal", "SimulateTheDeployer", ("{principal}",)),
+    ("assume_role", "AssumeTheDeployerRole", ("arn:{partition}:iam::{account}:role/{assume_role}",)),
+    ("container_instance", "ContainerInstancesOfTheCluster",
+     ("arn:{partition}:ecs:{region}:{account}:container-instance/{cluster}/*",)),
     ("secret", "TaskSecrets", ("arn:{partition}:secretsmanager:{region}:{account}:secret:{secret}",)),
     ("log_group", "AuditLogGroup", ("arn:{partition}:logs:{region}:{account}:log-group:{log_group}:*",)),
     ("bucket", "PackageBucket", ("arn:{partition}:s3:::{bucket}",)),
@@ -153,6 +156,11 @@ ACTION_SCOPES = {
     "ssm:PutParameter": "lock",
     "ssm:DeleteParameter": "lock",
     "ssm:AddTagsToResource": "lock",
+    "ssm:GetParameters": "lock",
+    "ssm:GetParameterHistory": "lock",
+    "ssm:LabelParameterVersion": "lock",
+    "ecs:DescribeContainerInstances": "container_instance",
+    "sts:AssumeRole": "assume_role",
     "ssm:DescribeParameters": "any",
     "secretsmanager:DescribeSecret": "secret",
     "logs:CreateLogStream": "log_group",
@@ -256,7 +264,7 @@ def _sid(service):
 # Names a scoped policy is rendered for: singular placeholder in SCOPE_STATEMENTS -> list key in the names.
 LIST_NAMES = {"service": "services", "target_group": "target_groups", "vm_target_group": "vm_target_groups",
               "pass_role": "pass_roles", "read_role": "read_roles", "principal": "deployer_arns", "secret": "secrets",
-              "log_group": "log_groups", "bucket": "buckets"}
+              "log_group": "log_groups", "bucket": "buckets", "assume_role": "assume_roles"}
 SCALAR_NAMES = ("partition", "region", "account", "cluster", "app", "load_balancer", "lock", "repository")
 SCOPE_KEYS = tuple(SCALAR_NAMES) + tuple(sorted(LIST_NAMES.values())) + ("deployer_roles", "account_id")
 
@@ -304,6 +312,7 @@ def scope_names(scope):
     }
     if not names["lock"].startswith("/"):
         names["lock"] = "/" + names["lock"]
+    names["assume_roles"] = list(scope.get("assume_roles") or scope.get("deployer_roles") or ["*"])
     names["read_roles"] = names["pass_roles"] + [r for r in scope.get("deployer_roles") or [] if r not in names["pass_roles"]]
     names["deployer_arns"] = list(scope.get("deployer_arns") or [
         "arn:%s:iam::%s:user/*" % (names["partition"], names["account"]),
