@@ -383,15 +383,18 @@ def evaluate(specs, data, look=1, looks=1, alpha=0.01, spent=None, spending="obr
             live_n, live_d = _sums(live_side)
             cand_n, cand_d = _sums(cand_side)
             live_periods, cand_periods = _period_counts(live_side), _period_counts(cand_side)
+            ref_periods = _period_counts(before.get("live", {})) if baseline is not None else []
             if spec["direction"] == stats.LOWER_IS_WORSE:  # a success rate: its complement is the bad events
                 live_n, cand_n = live_d - live_n, cand_d - cand_n
                 live_periods = [(d - e, d) for e, d in live_periods]
                 cand_periods = [(d - e, d) for e, d in cand_periods]
+                ref_periods = [(d - e, d) for e, d in ref_periods]
             result = stats.judge_rate(
                 int(round(live_n)), int(round(live_d)), int(round(cand_n)), int(round(cand_d)), level,
                 abs_margin=spec.get("abs_margin") or 0.0, abs_tolerance=spec.get("abs_tolerance"), power=power,
                 min_total=spec["min_requests"], maximum=_bad_rate_limit(spec),
-                live_periods=live_periods, candidate_periods=cand_periods, **common)
+                live_periods=live_periods, candidate_periods=cand_periods,
+                reference_periods=ref_periods, **common)
             if spec["direction"] == stats.LOWER_IS_WORSE:
                 result = _success_rate(result)
         elif spec["kind"] == TAIL:

@@ -844,6 +844,31 @@ def dispersion(events, trials):
     return max(1.0, chi2 / (len(pairs) - 1))
 
 
+def nb_kappa(*period_lists):
+    """Overdispersion kappa of a negative binomial (variance mu + kappa mu^2) from per-period
+    (events, trials) lists, each list a series with its own rate (live, candidate, the baseline).
+
+    Method of moments: sum((x - mu)^2 - mu) / sum(mu^2) with mu = the series' rate x trials. 0 for
+    Poisson-like counts. Unlike a dispersion factor, kappa carries from a busy series to a thin one:
+    a 10 % candidate with 6 expected errors a period is far less overdispersed than live with 54."""
+    num = den = 0.0
+    periods = 0
+    for pairs in period_lists:
+        pairs = [(float(e), float(n)) for e, n in (pairs or []) if n and n > 0]
+        total_n = math.fsum(n for _, n in pairs)
+        if not pairs or total_n <= 0:
+            continue
+        rate = math.fsum(e for e, _ in pairs) / total_n
+        for e, n in pairs:
+            mu = rate * n
+            num += (e - mu) ** 2 - mu
+            den += mu * mu
+        periods += len(pairs)
+    if periods < 4 or den <= 0:
+        return 0.0
+    return max(0.0, num / den)
+
+
 def _deflate(events, trials, phi):
     if phi <= 1.0:
         return int(round(events)), int(round(trials))
@@ -852,7 +877,7 @@ def _deflate(events, trials, phi):
 
 def judge_rate(live_events, live_total, candidate_events, candidate_total, level, pass_level=0.05,
                tolerance=0.25, abs_margin=0.0, abs_tolerance=None, power=0.8, min_total=50,
-               maximum=None, live_periods=None, candidate_periods=None, label="rate"):
+               maximum=None, live_periods=None, candidate_periods=None, reference_periods=None, label="rate"):
     """Verdict of a rate of bad events (5xx / requests) that can say pass as well as fail.
 
     fail          the candidate's rate is significantly higher than live's (exact conditional binomial
@@ -864,8 +889,10 @@ def judge_rate(live_events, live_total, candidate_events, candidate_total, level
                   Newcombe bound of the difference within abs_margin (each at pass_level / 2); or the
                   SLO `maximum` shown met (upper bound below it) with nothing against it.
     inconclusive  neither: the reason says what could have been detected (MDE).
-    Per-period counts (lists, optional) let overdispersed data deflate the counts (quasi-Poisson),
-    so noisy periods do not turn into false failures. `min_total` requests per side are needed to
+    Per-period counts (lists of (events, trials), optional: live's, the candidate's and a reference
+    such as live's pre-deployment baseline) measure overdispersion (negative binomial kappa); each
+    side's counts are then deflated by its own factor 1 + kappa x its errors per period, so noisy
+    periods do not turn into false failures, nor into false passes. `min_total` requests per side are needed to
     pass, not to fail: the exact test is valid on few requests, and a bad release should not wait.
     """
     out = {"kind": "rate", "verdict": None, "reason": "", "evidence": "", "live": None, "candidate": None,
@@ -886,12 +913,14 @@ def judge_rate(live_events, live_total, candidate_events, candidate_total, level
     out.update(live=p_l, candidate=p_c, relative_change=relative_change(p_l, p_c), margin=margin)
     counts = "candidate %s (%d/%d) vs live %s (%d/%d)" % (_pct(p_c), candidate_events, candidate_total, _pct(p_l),
                                                           live_events, live_total)
-    phi = max(dispersion(*zip(*live_periods)) if live_periods else 1.0,
-              dispersion(*zip(*candidate_periods)) if candidate_periods else 1.0)
+    kappa = nb_kappa(live_periods, candidate_periods, reference_periods)
+    phi_l = 1.0 + kappa * live_events / max(1, len(live_periods or []) or 1)
+    phi_c = 1.0 + kappa * candidate_events / max(1, len(candidate_periods or []) or 1)
+    phi = max(phi_l, phi_c)
     out["dispersion"] = phi
-    x_l, n_l = _deflate(live_events, live_total, phi)
-    x_c, n_c = _deflate(candidate_events, candidate_total, phi)
-    noisy = " (counts deflated x%.2f for noisy periods)" % phi if phi > 1.0 else ""
+    x_l, n_l = _deflate(live_events, live_total, phi_l)
+    x_c, n_c = _deflate(candidate_events, candidate_total, phi_c)
+    noisy = " (counts deflated x%.2f / x%.2f for noisy periods)" % (phi_l, phi_c) if phi > 1.0 else ""
     if maximum is not None:
         bound = clopper_pearson_lower(x_c, n_c, max(level, 1e-12))
         if bound > maximum:
@@ -958,7 +987,7 @@ def tail_shift_estimate(share_at_t, share_at_u, t, u, quantile=0.95):
     eps = 1e-6
     z_t = norm_ppf(min(max(1.0 - share_at_t, eps), 1 - eps))
     z_u = norm_ppf(min(max(1.0 - share_at_u, eps), 1 - eps))
-    if z_u <= z_t:
+    if z_u - z_t < 1e-9:
         return None
     z_q = norm_ppf(quantile)
     slope = (math.log(u) - math.log(t)) / (z_u - z_t)
@@ -1008,7 +1037,10 @@ def judge_tail(live_slow, live_total, candidate_slow, candidate_total, threshold
     p_value, p0, total = conditional_binomial_test(live_slow, live_total, candidate_slow, candidate_total)
     critical, size = binomial_critical_value(total, p0, level)
     out.update(p_value=p_value, size=size)
-    if total > 0 and candidate_slow >= critical and s_c > q0:
+    # Shown worse than live, and its share shown above 1 - quantile: the p95 itself beyond the tolerance. Either
+    # alone is not enough - live's share moves with load, and a thin look's share is noisy.
+    beyond = binom_sf(candidate_slow, candidate_total, q0) <= level
+    if total > 0 and candidate_slow >= critical and s_c > q0 and beyond:
         out.update(verdict=FAIL, evidence="harm detected",
                    reason="%s: p%g above the tolerance (over %s slower), p=%.3g <= %.3g"
                    % (counts, 100 * quantile, _pct(q0), p_value, level))
@@ -1134,7 +1166,7 @@ def judge_paired(live, candidate, level, pass_level=0.05, tolerance=0.25, direct
               ((vb / len(b)) ** 2 / (len(b) - 1) if len(b) > 1 else 0)
         df = num / den if den > 0 else len(a) + len(b) - 2
     band = math.log(1.0 + tolerance) if use_log else tolerance
-    to_change = (lambda d: math.exp(d) - 1.0) if use_log else (lambda d: d)
+    to_change = (lambda d: math.exp(min(d, 700.0)) - 1.0) if use_log else (lambda d: d)
     change = sign * to_change(mean) if use_log else sign * mean
     out["relative_change"] = change
     if se <= 0.0:
@@ -1160,8 +1192,9 @@ def judge_paired(live, candidate, level, pass_level=0.05, tolerance=0.25, direct
                    reason="%s: %.0f%% bound %s within %+.0f%%" % (desc, 100 * (1 - pass_level), _rel(to_change(upper)),
                                                                 100 * tolerance))
         return out
-    detectable = (t_ppf(1.0 - max(level, 1e-12), max(df, 1)) + t_ppf(power, max(df, 1))) * se
-    out["mde_ratio"] = 1.0 + to_change(detectable) if use_log else None
+    if level > 0 and se > 0:
+        detectable = (t_ppf(1.0 - level, max(df, 1)) + t_ppf(power, max(df, 1))) * se
+        out["mde_ratio"] = 1.0 + to_change(detectable) if use_log else None
     out.update(verdict=INCONCLUSIVE, evidence="no harm seen, not yet shown within the tolerance",
                reason="%s: no harm seen; %.0f%% bound %s not within %+.0f%%"
                % (desc, 100 * (1 - pass_level), _rel(to_change(upper)), 100 * tolerance))

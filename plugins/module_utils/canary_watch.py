@@ -86,11 +86,15 @@ def read_baseline(fetch, specs, period, start, end):
 
 
 def look(fetch, specs, period, start, end, thresholds, **evaluate_args):
-    """One look at [start, end): fetch, set any missing tail reference from live, judge."""
+    """One look at [start, end): fetch, set the tail references, judge.
+
+    While live serves traffic a tail's reference is live's quantile in the same window, so load that
+    slows both sides moves the threshold too; against the baseline (100 %) it is the baseline's, and
+    so it is for a metric live has no data for now."""
     refs = dict(thresholds or {})
-    missing = [s for s in specs if s["kind"] == judge.TAIL and s["name"] not in refs]
-    if missing:
-        refs.update(judge.tail_references(missing, fetch_data(fetch, missing, period, start, end)))
+    tails = [s for s in specs if s["kind"] == judge.TAIL]
+    if tails and not evaluate_args.get("against_baseline"):
+        refs.update(judge.tail_references(tails, fetch_data(fetch, tails, period, start, end)))
     data = fetch_data(fetch, specs, period, start, end, thresholds=refs)
     outcome = judge.evaluate(specs, data, thresholds=refs, **evaluate_args)
     outcome["periods"] = judge.period_series(specs, data)
