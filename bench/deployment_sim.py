@@ -545,7 +545,7 @@ def scenario_by_name(name):
 _MODULES = {}
 
 
-def load_modules(accelerate=True):
+def load_modules(accelerate=False):
     """canary_judge / canary_stats (and canary_watch / deploy_policy when present) through build/collections.
 
     With `accelerate` and scipy at hand (requirements-dev.txt has it), the judge's two hot spots of its error-rate
