@@ -239,7 +239,7 @@ class SimClock(object):
 
 def traffic_side_params(model, scenario, side):
     """Error rate and latency scale of one side: the candidate carries the scenario's regression."""
-    rate, scale = model["error_rate"], 1.0
+    rate, scale = scenario.get("%s_error_rate" % side, model["error_rate"]), 1.0
     if side == "candidate":
         rate = min(1.0, rate * scenario.get("error_factor", 1.0))
         scale = 1.0 + scenario.get("latency_shift", 0.0)
@@ -521,6 +521,9 @@ SCENARIOS = (
     dict(name="missing 20% 5xx x5", kind="regression", metric="errors", error_factor=5.0, missing=0.2),
     dict(name="overdispersed A/A", kind="aa", overdispersion_cv=0.5),
     dict(name="overdispersed 5xx x5", kind="regression", metric="errors", error_factor=5.0, overdispersion_cv=0.5),
+    # The lab's own bad release: v1.2.4-errors (5 % 5xx) against v1.2.2 (none), as time_to_rollback.py runs it.
+    dict(name="bad release 0% -> 5%", kind="regression", metric="errors", live_error_rate=0.0,
+         candidate_error_rate=0.05, models=("lab",)),
 )
 
 
@@ -897,6 +900,7 @@ def summarize(model, scenario, adapter_name, policy, results, oracle, cpu):
                                          and r["rollback_step"] <= 1) / float(n),
         "asked": sum(1 for r in results if r["asked"]) / float(n),
         "seconds_exposed_median": _median([r["seconds_exposed"] for r in rolled if "seconds_exposed" in r]),
+        "period_s": model["period"],
         "requests_exposed_median": _median([r["candidate_requests_exposed"] for r in rolled
                                             if "candidate_requests_exposed" in r]),
         "errors_exposed_median": _median([r["candidate_errors_exposed"] for r in rolled
@@ -951,6 +955,11 @@ def check_targets(rows):
             goal = TARGET_POWER_SHARE * r["oracle_power"]
             add("regression caught (judge fail) >= 0.9 x pooled oracle power", scope, r["rolled_back_fail"] >= goal,
                 "%.3f vs oracle %.3f" % (r["rolled_back_fail"], r["oracle_power"]), ">= %.3f" % goal)
+        if r["model"] == "lab" and r["scenario"].startswith("bad release") and r["seconds_exposed_median"] is not None:
+            periods = r["seconds_exposed_median"] / float(r["period_s"])
+            add("lab bad release rolled back within 2 periods (median, first shift to 100 % live; the e2e "
+                "time_to_rollback.py measures the lab itself)", scope, periods <= 2.0,
+                "%.1f periods (%.0f s)" % (periods, r["seconds_exposed_median"]), "<= 2 periods")
     for adapter in sorted(set(r["adapter"] for r in rows)):
         mine = [r for r in rows if r["adapter"] == adapter]
         bad = sum(r["coarse_passes"] for r in mine)
@@ -1085,6 +1094,8 @@ def main(argv=None):
     for model in MODELS:
         for scenario in SCENARIOS:
             if args.only and args.only not in "%s %s" % (model["name"], scenario["name"]):
+                continue
+            if model["name"] not in scenario.get("models", (model["name"],)):
                 continue
             for adapter in adapters:
                 rows.append(run_cell(model, scenario, adapter, counts[(adapter, scenario["kind"])], args.seed))
