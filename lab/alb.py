@@ -12,7 +12,15 @@ CloudWatch buckets them) it publishes AWS/ApplicationELB metrics per target grou
 (LoadBalancer=app/<name>/<id>, TargetGroup=targetgroup/<name>/<id>) and per load balancer:
 RequestCount, HTTPCode_Target_2XX_Count, HTTPCode_Target_4XX_Count, HTTPCode_Target_5XX_Count,
 HTTPCode_ELB_5XX_Count (Sum) and TargetResponseTime (raw per-request seconds as Values/Counts, so
-percentiles can be computed from them).
+percentiles and percentile ranks can be computed from them; its SampleCount is the number of requests a target
+answered).
+
+CloudWatch shape (config.CW_SHAPE, LAB_CW_SHAPE): "lab" (default) publishes every count, zeros included, as soon
+as its period ends. "aws" publishes as ALB does (its metrics' reporting criterion is "there is a nonzero value"):
+no datapoint for a zero count (a period without 5xx has no HTTPCode_*_5XX_Count datapoint; a target group without
+requests has none at all), and each period is put 1-2 periods after it ended (config.METRIC_DELAY_PERIODS,
+LAB_METRIC_DELAY_PERIODS "N" or "N-M", drawn per period), as ALB metrics arrive late. The delay can also be set
+alone, with the "lab" shape.
 
 Standalone: python -m lab.alb [--endpoint URL] [--alb NAME] [--seconds N]
 """
@@ -191,8 +199,10 @@ def values_counts(latencies, resolution_s=0.0001):
     return [v for v, _ in items], [float(c) for _, c in items]
 
 
-def metric_datums(period, timestamp, storage_resolution=60):
-    """MetricData entries (as put_metric_data takes them) for a drained period {(lb_arn, tg_arn|None): PeriodStats}."""
+def metric_datums(period, timestamp, storage_resolution=60, drop_zero_counts=False):
+    """MetricData entries (as put_metric_data takes them) for a drained period {(lb_arn, tg_arn|None): PeriodStats}.
+
+    drop_zero_counts: leave out every count whose value is 0, as ALB does (CW_SHAPE "aws")."""
     datums = []
     for (lb_arn, tg_arn), stats in sorted(period.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         dims = [{"Name": "LoadBalancer", "Value": lb_dimension(lb_arn)}]
@@ -204,6 +214,8 @@ def metric_datums(period, timestamp, storage_resolution=60):
                             ("HTTPCode_Target_4XX_Count", stats.target_4xx),
                             ("HTTPCode_Target_5XX_Count", stats.target_5xx),
                             ("HTTPCode_ELB_5XX_Count", stats.elb_5xx)):
+            if drop_zero_counts and not value:
+                continue
             datums.append(dict(common, MetricName=name, Value=float(value), Unit="Count"))
         if stats.latencies:
             values, counts = values_counts(stats.latencies)
@@ -212,6 +224,43 @@ def metric_datums(period, timestamp, storage_resolution=60):
                                    Values=values[i:i + MAX_VALUES_PER_DATUM],
                                    Counts=counts[i:i + MAX_VALUES_PER_DATUM]))
     return datums
+
+
+def parse_delay_periods(text):
+    """LAB_METRIC_DELAY_PERIODS: "0", "2" or "1-2" -> (low, high) whole periods, 0 <= low <= high <= 10."""
+    text = str(text).strip()
+    low, sep, high = text.partition("-")
+    try:
+        low, high = int(low), int(high) if sep else int(low)
+    except ValueError:
+        raise ValueError("metric delay must be N or N-M periods, got %r" % text)
+    if not 0 <= low <= high <= 10:
+        raise ValueError("metric delay must be within 0-10 periods with N <= M, got %r" % text)
+    return low, high
+
+
+class DelayedDelivery:
+    """Holds each finished period's datums until it is due: `delay` (low, high) whole periods after the period
+    ended, drawn per period with `rng`. Pure (no clock of its own): the caller says what time it is."""
+
+    def __init__(self, delay=(0, 0), rng=None):
+        self.low, self.high = delay
+        self.rng = rng or random.Random()
+        self.pending = []             # (due, period_start, datums)
+
+    def hold(self, period_start, period_s, datums):
+        """Queue a finished period [period_start, period_start + period_s); returns the time it is due."""
+        late = self.low if self.low == self.high else self.rng.randint(self.low, self.high)
+        due = period_start + period_s * (1 + late)
+        if datums:
+            self.pending.append((due, period_start, datums))
+        return due
+
+    def release(self, now):
+        """[(period_start, datums)] of the periods due at `now`, oldest period first; they leave the queue."""
+        ready = sorted((p for p in self.pending if p[0] <= now + 1e-6), key=lambda p: p[1])
+        self.pending = [p for p in self.pending if p[0] > now + 1e-6]
+        return [(start, datums) for _, start, datums in ready]
 
 
 # ---------------------------------------------------------------- routing snapshot
@@ -341,7 +390,7 @@ class AlbDataPlane:
     """Proxy + refresher + metrics publisher. start() / stop(); stop() ends every thread within a few seconds."""
 
     def __init__(self, endpoint=None, alb_name=None, listener_ports=None, metric_period=None, refresh_s=1.0,
-                 bind="127.0.0.1", region=None, publish=True, seed=None):
+                 bind="127.0.0.1", region=None, publish=True, seed=None, cw_shape=None, delay_periods=None):
         self.endpoint = endpoint or config.AWS_ENDPOINT
         self.alb_name = alb_name or config.ALB_NAME
         self.listener_ports = dict(listener_ports or config.LISTENER_LOCAL_PORTS)
@@ -350,6 +399,11 @@ class AlbDataPlane:
         self.bind = bind
         self.region = region or config.REGION
         self.publish = publish
+        self.cw_shape = cw_shape or config.CW_SHAPE
+        if self.cw_shape not in ("lab", "aws"):
+            raise ValueError("CloudWatch shape must be lab or aws, got %r" % self.cw_shape)
+        self.delivery = DelayedDelivery(parse_delay_periods(config.METRIC_DELAY_PERIODS if delay_periods is None
+                                                            else delay_periods), random.Random(seed))
         self.snapshot = Snapshot()
         self.metrics = MetricsAccumulator()
         self.refresh_errors = 0
@@ -390,15 +444,22 @@ class AlbDataPlane:
             self._stop.wait(self.refresh_s)
 
     def publish_period(self, cloudwatch, period_start):
+        """Close the period that started at period_start, then put every held period now due (with no delay,
+        the one just closed). Returns the number of datums put."""
         period = self.metrics.drain()
-        if not period:
-            return 0
         stamp = datetime.fromtimestamp(period_start, timezone.utc)
-        datums = metric_datums(period, stamp, 1 if self.metric_period < 60 else 60)
-        for i in range(0, len(datums), MAX_DATUMS_PER_CALL):
-            cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=datums[i:i + MAX_DATUMS_PER_CALL])
-        self.published_periods += 1
-        return len(datums)
+        datums = metric_datums(period, stamp, 1 if self.metric_period < 60 else 60,
+                               drop_zero_counts=self.cw_shape == "aws") if period else []
+        due = self.delivery.hold(period_start, self.metric_period, datums)
+        put = 0
+        for _, held in self.delivery.release(period_start + self.metric_period):
+            for i in range(0, len(held), MAX_DATUMS_PER_CALL):
+                cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=held[i:i + MAX_DATUMS_PER_CALL])
+            self.published_periods += 1
+            put += len(held)
+        if datums and due > period_start + self.metric_period:
+            LOG.debug("lab-alb: period %s held until %s", period_start, due)
+        return put
 
     def _metrics_loop(self):
         cloudwatch = _boto_client("cloudwatch", self.endpoint, self.region)

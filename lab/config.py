@@ -44,8 +44,17 @@ LISTENER_LOCAL_PORTS = {
 # ECS tasks are local processes bound each to its own loopback address: 127.1.0.10, .11, ...
 TASK_IP_PREFIX = _env("TASK_IP_PREFIX", "127.1.")
 
-# Metrics: the ALB data plane and the task runner publish every METRIC_PERIOD seconds.
+# Metrics: the ALB data plane and the task runner publish every METRIC_PERIOD seconds (LAB_METRIC_PERIOD=60 is
+# AWS's own ALB / ECS period, for slow tests).
 METRIC_PERIOD = _env("METRIC_PERIOD", 5, int)
+# How CloudWatch data arrive (LAB_CW_SHAPE): "lab" - every count, zeros included, put as soon as its period ends;
+# "aws" - as AWS publishes ALB metrics: no datapoint for a zero count, and every period put 1-2 periods after it
+# ended (ECS CPU / memory late the same way). LAB_METRIC_DELAY_PERIODS ("N" or "N-M" whole periods, drawn per
+# period) sets the delay alone; its default is "1-2" with the "aws" shape, "0" with "lab".
+CW_SHAPE = _env("CW_SHAPE", "lab").strip().lower()
+if CW_SHAPE not in ("lab", "aws"):
+    raise ValueError("LAB_CW_SHAPE must be lab or aws, got %r" % CW_SHAPE)
+METRIC_DELAY_PERIODS = _env("METRIC_DELAY_PERIODS", "1-2" if CW_SHAPE == "aws" else "0")
 
 # VM hosts: network namespaces on a bridge, each with sshd and the app on APP port.
 VM_COUNT = _env("VM_COUNT", 5, int)

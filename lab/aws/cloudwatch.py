@@ -1,4 +1,5 @@
-"""CloudWatch: GetMetricData and GetMetricStatistics answer percentile statistics (moto 5.2.5 fails on them).
+"""CloudWatch: GetMetricData and GetMetricStatistics answer percentile statistics (moto 5.2.5 fails on them):
+percentiles pNN and percentile ranks PR(low:high) (see metric_stats), from raw values.
 
 Metric-stat queries are answered here (exact dimension match, as CloudWatch does - moto's GetMetricStatistics
 matched any superset - and one pass over the data instead of one per period); requests with metric-math
@@ -12,7 +13,7 @@ from moto.cloudwatch import responses as cw_responses
 from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue, ValidationError
 from moto.core.responses import ActionResult
 
-from lab.aws.metric_stats import is_supported, parse_percentile, statistic
+from lab.aws.metric_stats import is_supported, parse_percentile, parse_percentile_rank, statistic
 
 _ORIGINAL = {}
 
@@ -106,7 +107,7 @@ def put_metric_data(self, namespace, metric_data):
 
 
 def get_statistics_for_type(self, stat):
-    if parse_percentile(stat) is not None:
+    if parse_percentile(stat) is not None or parse_percentile_rank(stat) is not None:
         return statistic(stat, [(v, 1) for v in self.metric_single_values_list])
     return _ORIGINAL["get_statistics_for_type"](self, stat)
 

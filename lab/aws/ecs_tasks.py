@@ -13,7 +13,8 @@ reconciles every service every TICK_S:
     breaker's number of failed tasks (the lab applies that bound even when the breaker is off, so no
     loop runs forever; rollback=true rolls back to the previous deployment's task definition);
   - service events are worded as ECS words them; deploymentConfiguration is kept (moto drops it);
-  - every METRIC_PERIOD, AWS/ECS CPUUtilization and MemoryUtilization per service from /proc.
+  - every METRIC_PERIOD, AWS/ECS CPUUtilization and MemoryUtilization per service from /proc (held back
+    METRIC_DELAY_PERIODS periods, as the ALB's, when CloudWatch is shaped like AWS).
 """
 import logging
 import threading
@@ -32,6 +33,7 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.ssm.models import ssm_backends
 
 from lab import config
+from lab.alb import DelayedDelivery, parse_delay_periods
 from lab.aws.task_env import (TaskStartError, breaker_threshold, container_port, plan_step, resolve_image_tag,
                               rollout_limits, task_environment)
 from lab.tasks import IpPool, TaskProcess
@@ -178,6 +180,7 @@ class EcsController:
         self._stop = threading.Event()
         self._thread = None
         self._next_metrics = None
+        self._metric_delivery = DelayedDelivery(parse_delay_periods(config.METRIC_DELAY_PERIODS))
 
     # ---------------------------------------------------------------- backends
     def ecs(self):
@@ -578,7 +581,8 @@ class EcsController:
             return
         if now < self._next_metrics:
             return
-        stamp = datetime.fromtimestamp(self._next_metrics - period, timezone.utc)
+        period_start = self._next_metrics - period
+        stamp = datetime.fromtimestamp(period_start, timezone.utc)
         self._next_metrics = (int(now // period) + 1) * period
         datums = []
         with self.lock:
@@ -601,8 +605,9 @@ class EcsController:
                     if values:
                         datums.append({"MetricName": name, "Dimensions": dims, "Values": values,
                                        "Unit": "Percent", "Timestamp": stamp})
-        if datums:
-            cloudwatch_backends[self.account_id][self.region].put_metric_data("AWS/ECS", datums)
+        self._metric_delivery.hold(period_start, period, datums)
+        for _, held in self._metric_delivery.release(now):
+            cloudwatch_backends[self.account_id][self.region].put_metric_data("AWS/ECS", held)
 
     # ---------------------------------------------------------------- thread, reset, shutdown
     def _loop(self):

@@ -12,8 +12,10 @@ A metric spec (dict):
     namespace       CloudWatch namespace
     metric_name     CloudWatch metric name
     kind            "proportion" (metric_name counts events, denominator_metric_name the
-                    trials; summed over the window) or "samples" (every period's value is one
-                    sample, e.g. TargetResponseTime p95 per minute)
+                    trials; summed over the window), "tail" (a latency quantile judged from
+                    request counts: CloudWatch's percentile rank PR(:x) x SampleCount of
+                    metric_name, summed over the window, so every request weighs the same) or
+                    "samples" (every period's value is one sample, compared period by period)
     stat            CloudWatch statistic (default Sum for proportions, Average for samples)
     denominator_metric_name / denominator_namespace / denominator_stat (proportion only)
     dimensions      common dimensions {name: value}
@@ -21,6 +23,13 @@ A metric spec (dict):
     direction       higher_is_worse (default) or lower_is_worse
     tolerance       relative band, e.g. 0.25: worse by more than 25 % fails (if significant)
     abs_tolerance   optional band in the metric's units (an increase this small never fails)
+    abs_margin      proportion: the non-inferiority margin in absolute terms (0.0025 = 0.25
+                    percentage points); pass = shown no worse than live by more than
+                    max(tolerance x live's rate, abs_margin)
+    quantile        tail: the quantile judged (0.95)
+    scope           "per_side" (default: live and candidate have their own dimensions) or
+                    "load_balancer" (one series for both, e.g. HTTPCode_ELB_5XX_Count, which ALB
+                    publishes per load balancer only): judged only against a baseline window
     max / min       absolute limits that fail fast (SLO)
     critical        a failure fails the step; inconclusive makes the step inconclusive
     weight          weight in the score
@@ -35,8 +44,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils import canary
 
 PROPORTION = "proportion"
 SAMPLES = "samples"
-KINDS = (PROPORTION, SAMPLES)
-PRESETS = ("alb", "ecs", "none")
+TAIL = "tail"
+KINDS = (PROPORTION, TAIL, SAMPLES)
+PRESETS = ("alb_ecs", "alb", "ecs", "none")
+SCOPES = ("per_side", "load_balancer")
+# Non-inferiority margin of the error rates by default: 0.25 percentage points (one request in 400). See
+# docs/operator-guide.md "Tuning": at the seed's 1,250 req/min and 0.18 % 5xx, a margin of 0.1 point needs
+# ~60,000 candidate requests to be shown, 0.25 point about 7,000 (the 10 % and 50 % steps together).
+DEFAULT_ABS_MARGIN = 0.0025
 SIDES = ("live", "candidate")
 MAX_METRICS = 100  # 4 queries each stays under GetMetricData's 500
 
@@ -51,6 +66,9 @@ SPEC_DEFAULTS = {
     "direction": stats.HIGHER_IS_WORSE,
     "tolerance": 0.25,
     "abs_tolerance": None,
+    "abs_margin": None,
+    "quantile": 0.95,
+    "scope": "per_side",
     "max": None,
     "min": None,
     "critical": True,
@@ -96,7 +114,17 @@ def ecs_name(value):
 
 def preset_specs(preset, load_balancer=None, live_target_group=None, candidate_target_group=None,
                  cluster=None, live_service=None, candidate_service=None):
-    """The metric specs of a preset, given CloudWatch dimension values."""
+    """The metric specs of a preset, given CloudWatch dimension values.
+
+    alb      error_rate (target 5xx / requests per target group), latency_p95 (share of requests slower
+             than 1.25 x live's p95, from percentile ranks), elb_error_rate (the load balancer's own 5xx /
+             requests, judged against the pre-deployment baseline only: ALB publishes it per load balancer)
+    ecs      cpu, memory (per service, period by period; not critical)
+    alb_ecs  both (the default of the traffic-shift role)
+    """
+    if preset == "alb_ecs":
+        return (preset_specs("alb", load_balancer, live_target_group, candidate_target_group)
+                + preset_specs("ecs", cluster=cluster, live_service=live_service, candidate_service=candidate_service))
     if preset == "alb":
         common = {"LoadBalancer": load_balancer}
         live = {"TargetGroup": live_target_group}
@@ -105,10 +133,14 @@ def preset_specs(preset, load_balancer=None, live_target_group=None, candidate_t
         return [
             {"name": "error_rate", "kind": PROPORTION, "namespace": ns, "metric_name": "HTTPCode_Target_5XX_Count",
              "stat": "Sum", "denominator_metric_name": "RequestCount", "dimensions": common,
-             "live_dimensions": live, "candidate_dimensions": cand, "critical": True, "tolerance": 0.25},
-            {"name": "latency_p95", "kind": SAMPLES, "namespace": ns, "metric_name": "TargetResponseTime",
-             "stat": "p95", "dimensions": common, "live_dimensions": live, "candidate_dimensions": cand,
-             "critical": True, "tolerance": 0.25},
+             "live_dimensions": live, "candidate_dimensions": cand, "critical": True, "tolerance": 0.25,
+             "abs_margin": DEFAULT_ABS_MARGIN},
+            {"name": "latency_p95", "kind": TAIL, "namespace": ns, "metric_name": "TargetResponseTime",
+             "stat": "p95", "quantile": 0.95, "dimensions": common, "live_dimensions": live,
+             "candidate_dimensions": cand, "critical": True, "tolerance": 0.25},
+            {"name": "elb_error_rate", "kind": PROPORTION, "namespace": ns, "metric_name": "HTTPCode_ELB_5XX_Count",
+             "stat": "Sum", "denominator_metric_name": "RequestCount", "dimensions": common,
+             "scope": "load_balancer", "critical": True, "tolerance": 0.25, "abs_margin": DEFAULT_ABS_MARGIN},
         ]
     if preset == "ecs":
         common = {"ClusterName": cluster}
@@ -155,7 +187,8 @@ def normalize_specs(specs, overrides=None):
             errors.append("%s: duplicate metric name" % label)
         names.add(name)
         if spec.get("stat") is None:
-            spec["stat"] = "Sum" if spec.get("kind") == PROPORTION else "Average"
+            spec["stat"] = {PROPORTION: "Sum", TAIL: "p%g" % (100 * float(spec.get("quantile") or 0.95))}.get(
+                spec.get("kind"), "Average")
         if spec.get("denominator_namespace") is None:
             spec["denominator_namespace"] = spec.get("namespace")
         out.append(spec)
@@ -187,7 +220,14 @@ def _spec_errors(spec, label):
     if spec.get("direction") not in stats.DIRECTIONS:
         errors.append("%s: direction must be one of %s, got %r"
                       % (label, ", ".join(stats.DIRECTIONS), spec.get("direction")))
-    for key in ("tolerance", "abs_tolerance", "weight"):
+    if spec.get("scope") not in SCOPES:
+        errors.append("%s: scope must be one of %s, got %r" % (label, ", ".join(SCOPES), spec.get("scope")))
+    quantile = spec.get("quantile")
+    if not _is_number(quantile) or not 0.5 <= quantile < 1:
+        errors.append("%s: quantile must be a number within [0.5, 1), got %r" % (label, quantile))
+    if spec.get("kind") == TAIL and spec.get("direction") != stats.HIGHER_IS_WORSE:
+        errors.append("%s: a tail (latency) metric is worse when higher; direction must be higher_is_worse" % label)
+    for key in ("tolerance", "abs_tolerance", "abs_margin", "weight"):
         value = spec.get(key)
         if value is not None and (not _is_number(value) or value < 0):
             errors.append("%s: %s must be a number >= 0, got %r" % (label, key, value))
@@ -209,7 +249,8 @@ def _spec_errors(spec, label):
             errors.append("%s: %s must map dimension names to non-empty strings, got %r" % (label, key, value))
         else:
             dims[key] = value
-    if not errors and side_dimensions(spec, "live") == side_dimensions(spec, "candidate"):
+    if not errors and spec.get("scope") == "per_side" and \
+            side_dimensions(spec, "live") == side_dimensions(spec, "candidate"):
         errors.append("%s: live and candidate have the same dimensions %s; set live_dimensions and "
                       "candidate_dimensions" % (label, side_dimensions(spec, "live")))
     return errors
@@ -225,15 +266,42 @@ def side_dimensions(spec, side):
     return dims
 
 
-def build_queries(specs, period):
-    """GetMetricData queries for every spec and side, and an index Id -> (metric name, side, part)."""
+def _pr_stat(threshold):
+    return "PR(:%s)" % ("%.6g" % threshold)
+
+
+def tail_bounds(spec, reference):
+    """(T, U) of a tail metric: live's quantile T and the threshold U = T x (1 + tolerance), or
+    T + abs_tolerance when that is wider."""
+    upper = reference * (1.0 + spec["tolerance"])
+    if spec.get("abs_tolerance"):
+        upper = max(upper, reference + spec["abs_tolerance"])
+    return float("%.6g" % reference), float("%.6g" % upper)
+
+
+def build_queries(specs, period, thresholds=None, sides=SIDES):
+    """GetMetricData queries for every spec and side, and an index Id -> (metric name, side, part).
+
+    Parts: n the metric (events of a proportion, p95 of a tail, the value of samples), d the trials
+    (a proportion's denominator, a tail's SampleCount), and for a tail with a reference in
+    `thresholds` ({name: T}) t = PR(:T) and u = PR(:U). A load-balancer-scoped metric has one
+    series, queried as the live side."""
+    thresholds = thresholds or {}
     queries = []
     index = {}
     for i, spec in enumerate(specs):
         parts = [("n", spec["namespace"], spec["metric_name"], spec["stat"])]
         if spec["kind"] == PROPORTION:
             parts.append(("d", spec["denominator_namespace"], spec["denominator_metric_name"], spec["denominator_stat"]))
-        for side in SIDES:
+        if spec["kind"] == TAIL:
+            parts.append(("d", spec["namespace"], spec["metric_name"], "SampleCount"))
+            if spec["name"] in thresholds:
+                low, high = tail_bounds(spec, thresholds[spec["name"]])
+                parts.append(("t", spec["namespace"], spec["metric_name"], _pr_stat(low)))
+                parts.append(("u", spec["namespace"], spec["metric_name"], _pr_stat(high)))
+        for side in sides:
+            if spec.get("scope") == "load_balancer" and side != "live":
+                continue
             dims = [{"Name": k, "Value": v} for k, v in sorted(side_dimensions(spec, side).items())]
             for part, namespace, metric_name, stat in parts:
                 query_id = "m%d_%s_%s" % (i, side[0], part)
@@ -245,6 +313,22 @@ def build_queries(specs, period):
                     "ReturnData": True,
                 })
     return queries, index
+
+
+def tail_references(specs, data):
+    """{tail metric name: live's quantile over the data}, the request-weighted mean of live's
+    per-period quantiles (live carries most requests, so its per-period quantile is not thin)."""
+    refs = {}
+    for spec in specs:
+        if spec["kind"] != TAIL:
+            continue
+        live = data.get(spec["name"], {}).get("live", {})
+        values, counts = live.get("n", {}), live.get("d", {})
+        pairs = [(values[k], counts.get(k, 0.0)) for k in values if counts.get(k, 0.0) > 0]
+        total = math.fsum(c for _, c in pairs)
+        if total > 0:
+            refs[spec["name"]] = math.fsum(v * c for v, c in pairs) / total
+    return refs
 
 
 def collect(results, index):
@@ -267,43 +351,113 @@ def _ts_key(ts):
 
 
 def evaluate(specs, data, look=1, looks=1, alpha=0.01, spent=None, spending="obrien_fleming", power=0.8,
-             pass_score=95.0, marginal_score=75.0):
+             pass_score=95.0, marginal_score=75.0, pass_alpha=0.05, baseline=None, against_baseline=False,
+             thresholds=None):
     """Verdicts of one look over the cumulative window.
 
-    `alpha` is the step's false-fail budget over all looks and metrics: each metric gets
-    alpha / len(specs) (Bonferroni), spent over the looks by `spending`; `spent` carries
-    {metric name: attained size so far} from look to look (returned updated).
+    `alpha` is the false-fail budget over all looks and metrics: each metric gets alpha / len(specs)
+    (Bonferroni), spent over the looks by `spending`; `spent` carries {metric name: attained size so
+    far} from look to look (returned updated). `pass_alpha` is the confidence a pass needs (1 -
+    pass_alpha), per metric. `baseline` is collect()-shaped data of live over a window before the
+    deployment: load-balancer-scoped metrics are judged against it, and with `against_baseline`
+    (the 100 % step and after, when live serves nothing) every metric's live side is.
     """
     spent = dict(spent or {})
-    metric_alpha = alpha / max(1, len(specs))
+    judged = [spec for spec in specs if spec.get("scope") != "load_balancer" or baseline is not None]
+    metric_alpha = alpha / max(1, len(judged))
     rows = []
-    for spec in specs:
+    for spec in judged:
         name = spec["name"]
         level = stats.look_level(look, looks, metric_alpha, spent.get(name, 0.0), spending)
-        sides = data.get(name, {})
-        limits = {"maximum": spec.get("max"), "minimum": spec.get("min")}
-        if spec["kind"] == PROPORTION:
-            live_n, live_d = _sums(sides.get("live", {}))
-            cand_n, cand_d = _sums(sides.get("candidate", {}))
-            result = stats.judge_proportion(
-                int(round(live_n)), int(round(live_d)), int(round(cand_n)), int(round(cand_d)), level,
-                tolerance=spec["tolerance"], direction=spec["direction"], power=power,
-                min_total=spec["min_requests"], abs_tolerance=spec.get("abs_tolerance"), **limits)
+        current = data.get(name, {})
+        before = (baseline or {}).get(name, {})
+        if spec.get("scope") == "load_balancer":
+            live_side, cand_side = before.get("live", {}), current.get("live", {})
+        elif against_baseline:
+            live_side, cand_side = before.get("live", {}), current.get("candidate", {})
         else:
-            live = _values(sides.get("live", {}).get("n", {}))
-            cand = _values(sides.get("candidate", {}).get("n", {}))
-            result = stats.judge_samples(
-                live, cand, level, tolerance=spec["tolerance"], direction=spec["direction"], power=power,
-                min_samples=spec["min_samples"], abs_tolerance=spec.get("abs_tolerance"), **limits)
+            live_side, cand_side = current.get("live", {}), current.get("candidate", {})
+        paired = spec.get("scope") != "load_balancer" and not against_baseline
+        common = {"tolerance": spec["tolerance"], "pass_level": pass_alpha}
+        if spec["kind"] == PROPORTION:
+            live_n, live_d = _sums(live_side)
+            cand_n, cand_d = _sums(cand_side)
+            live_periods, cand_periods = _period_counts(live_side), _period_counts(cand_side)
+            if spec["direction"] == stats.LOWER_IS_WORSE:  # a success rate: its complement is the bad events
+                live_n, cand_n = live_d - live_n, cand_d - cand_n
+                live_periods = [(d - e, d) for e, d in live_periods]
+                cand_periods = [(d - e, d) for e, d in cand_periods]
+            result = stats.judge_rate(
+                int(round(live_n)), int(round(live_d)), int(round(cand_n)), int(round(cand_d)), level,
+                abs_margin=spec.get("abs_margin") or 0.0, abs_tolerance=spec.get("abs_tolerance"), power=power,
+                min_total=spec["min_requests"], maximum=spec.get("max"),
+                live_periods=live_periods, candidate_periods=cand_periods, **common)
+            if spec["direction"] == stats.LOWER_IS_WORSE:
+                result = _success_rate(result)
+        elif spec["kind"] == TAIL:
+            reference = (thresholds or {}).get(name)
+            if reference is None:
+                result = stats.judge_tail(0, 0, 0, 0, 0.0, level, quantile=spec["quantile"], **common)
+                result.update(verdict=stats.NODATA, evidence="nothing: no data",
+                              reason="no live %s to set the threshold from" % spec["stat"])
+            else:
+                low, high = tail_bounds(spec, reference)
+                live_t, live_u, live_total = _slow_counts(live_side)
+                cand_t, cand_u, cand_total = _slow_counts(cand_side)
+                result = stats.judge_tail(int(round(live_u)), int(round(live_total)), int(round(cand_u)),
+                                          int(round(cand_total)), high, level, quantile=spec["quantile"],
+                                          min_total=spec["min_requests"], live_at_t=live_t, candidate_at_t=cand_t,
+                                          reference=low, **common)
+        else:
+            live, cand = _aligned_values(live_side.get("n", {}), cand_side.get("n", {}), paired)
+            result = stats.judge_paired(
+                live, cand, level, direction=spec["direction"], power=power, min_samples=spec["min_samples"],
+                abs_tolerance=spec.get("abs_tolerance"), maximum=spec.get("max"), paired=paired, **common)
         spent[name] = spent.get(name, 0.0) + result.pop("size", 0.0)
-        row = {"name": name, "critical": spec["critical"], "weight": spec["weight"],
+        row = {"name": name, "kind": spec["kind"], "critical": spec["critical"], "weight": spec["weight"],
                "tolerance": spec["tolerance"], "direction": spec["direction"],
-               "metric_name": spec["metric_name"], "stat": spec["stat"]}
+               "metric_name": spec["metric_name"], "stat": spec["stat"],
+               "against": "baseline" if (against_baseline or spec.get("scope") == "load_balancer") else "live"}
         row.update(result)
         rows.append(row)
     score, decision, reason = stats.aggregate(rows, pass_score, marginal_score)
     return {"metrics": rows, "score": score, "decision": decision, "reason": reason, "spent": spent,
             "look": look, "looks": looks}
+
+
+def _success_rate(result):
+    """A lower-is-worse proportion judged on its complement (failures) is reported as the success rate."""
+    for key in ("live", "candidate"):
+        if result.get(key) is not None:
+            result[key] = 1.0 - result[key]
+    return result
+
+
+def _period_counts(side):
+    """[(events, trials)] per period with trials; a period without an events datapoint had none."""
+    numerator, denominator = side.get("n", {}), side.get("d", {})
+    return [(numerator.get(k, 0.0), v) for k, v in sorted(denominator.items()) if v > 0]
+
+
+def _slow_counts(side):
+    """Requests slower than T and than U, and all requests, summed over the periods that have both
+    the percentile ranks and the sample count."""
+    counts, at_t, at_u = side.get("d", {}), side.get("t", {}), side.get("u", {})
+    slow_t = slow_u = total = 0.0
+    for stamp, n in counts.items():
+        if n <= 0 or stamp not in at_u:
+            continue
+        total += n
+        slow_u += n * (100.0 - at_u[stamp]) / 100.0
+        slow_t += n * (100.0 - at_t.get(stamp, at_u[stamp])) / 100.0
+    return slow_t, slow_u, total
+
+
+def _aligned_values(live, cand, paired):
+    if not paired:
+        return _values(live), _values(cand)
+    stamps = sorted(set(live) & set(cand))
+    return [live[k] for k in stamps], [cand[k] for k in stamps]
 
 
 MAX_PERIOD_POINTS = 1440  # a day of minutes; older points are dropped first
@@ -313,6 +467,8 @@ def period_series(specs, data):
     """Per metric, every period's live and candidate value the look judged, oldest first.
 
     Returns [{name, kind, metric_name, stat, direction, points: [{time, live, candidate, ...}]}] where
+    a tail's points are its per-period quantile (display only: the judgement counts requests) with the
+    period's requests as live_trials / candidate_trials, and
     for a proportion a point's live / candidate is the period's events / trials (None without trials)
     and it also carries live_events, live_trials, candidate_events, candidate_trials (a period with
     trials and no events datapoint counted zero events, as `_sums` does); for samples it is the
@@ -342,7 +498,11 @@ def period_series(specs, data):
         else:
             live_n, cand_n = live.get("n", {}), cand.get("n", {})
             for stamp in sorted(set(live_n) | set(cand_n)):
-                points.append({"time": _iso_text(stamp), "live": live_n.get(stamp), "candidate": cand_n.get(stamp)})
+                point = {"time": _iso_text(stamp), "live": live_n.get(stamp), "candidate": cand_n.get(stamp)}
+                if spec["kind"] == TAIL:  # the period's requests, which weigh its value in the judgement
+                    point["live_trials"] = live.get("d", {}).get(stamp)
+                    point["candidate_trials"] = cand.get("d", {}).get(stamp)
+                points.append(point)
         out.append({"name": spec["name"], "kind": spec["kind"], "metric_name": spec["metric_name"],
                     "stat": spec["stat"], "direction": spec["direction"], "points": points[-MAX_PERIOD_POINTS:]})
     return out

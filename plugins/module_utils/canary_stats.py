@@ -774,3 +774,395 @@ def aggregate(results, pass_score=95.0, marginal_score=75.0):
     if score < pass_score:
         return score, INCONCLUSIVE, "score %.0f between %.0f and %.0f" % (score, marginal_score, pass_score)
     return score, PASS, "score %.0f" % score
+
+
+# ---------------------------------------------------------------------------
+# Saying yes: non-inferiority, tails, paired periods (DESIGN §3 "Saying yes honestly")
+# ---------------------------------------------------------------------------
+
+def clopper_pearson_upper(events, trials, level):
+    """One-sided upper confidence bound (confidence 1 - level) of a binomial proportion."""
+    if trials <= 0:
+        return 1.0
+    if events >= trials:
+        return 1.0
+    return 1.0 - clopper_pearson_lower(trials - events, trials, level)
+
+
+def wilson_interval(events, trials, z):
+    """Wilson score interval (lower, upper) of a binomial proportion for a normal quantile z."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = float(events) / trials
+    denom = 1.0 + z * z / trials
+    centre = (p + z * z / (2.0 * trials)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def difference_upper(candidate_events, candidate_trials, live_events, live_trials, level):
+    """Upper confidence bound (confidence 1 - level, one-sided) of candidate rate - live rate.
+
+    Newcombe's hybrid score interval (method 10): good coverage down to zero events, where a
+    Wald interval collapses."""
+    z = norm_ppf(1.0 - level)
+    p_c = float(candidate_events) / candidate_trials
+    p_l = float(live_events) / live_trials
+    _lc, uc = wilson_interval(candidate_events, candidate_trials, z)
+    ll, _ul = wilson_interval(live_events, live_trials, z)
+    return (p_c - p_l) + math.sqrt((uc - p_c) ** 2 + (p_l - ll) ** 2)
+
+
+def ratio_upper(live_events, live_trials, candidate_events, candidate_trials, level):
+    """Upper confidence bound of the rate ratio candidate / live, exact conditional on the total.
+
+    Given N = all events, the candidate's share is Binomial(N, R n_c / (R n_c + n_l)); the
+    Clopper-Pearson bound of that share gives R's bound. None (unbounded) without events."""
+    total = live_events + candidate_events
+    if total <= 0:
+        return None
+    share = clopper_pearson_upper(candidate_events, total, level)
+    if share >= 1.0:
+        return None
+    return share * live_trials / ((1.0 - share) * candidate_trials)
+
+
+def dispersion(events, trials):
+    """Quasi-Poisson dispersion phi >= 1 of per-period event counts against their trials.
+
+    Pearson chi-square of each period's events against the pooled rate, over its degrees of
+    freedom. Periods vary in size, so the rate, not the count, is what should be constant."""
+    pairs = [(e, n) for e, n in zip(events, trials) if n and n > 0]
+    if len(pairs) < 3:
+        return 1.0
+    total_e = math.fsum(e for e, _ in pairs)
+    total_n = math.fsum(n for _, n in pairs)
+    rate = total_e / total_n
+    if rate <= 0.0:
+        return 1.0
+    chi2 = math.fsum((e - n * rate) ** 2 / (n * rate) for e, n in pairs)
+    return max(1.0, chi2 / (len(pairs) - 1))
+
+
+def _deflate(events, trials, phi):
+    if phi <= 1.0:
+        return int(round(events)), int(round(trials))
+    return int(round(events / phi)), max(1, int(round(trials / phi)))
+
+
+def judge_rate(live_events, live_total, candidate_events, candidate_total, level, pass_level=0.05,
+               tolerance=0.25, abs_margin=0.0, abs_tolerance=None, power=0.8, min_total=50,
+               maximum=None, live_periods=None, candidate_periods=None, label="rate"):
+    """Verdict of a rate of bad events (5xx / requests) that can say pass as well as fail.
+
+    fail          the candidate's rate is significantly higher than live's (exact conditional binomial
+                  at `level`, the look's share of the false-fail budget) and worse by more than
+                  `tolerance` (relative), and not within `abs_tolerance` (absolute, never fails);
+                  or above the SLO `maximum` with confidence.
+    pass          shown no worse than live by more than the margin max(tolerance x live rate, abs_margin)
+                  at confidence 1 - pass_level: the exact ratio bound within 1 + tolerance, or the
+                  Newcombe bound of the difference within abs_margin (each at pass_level / 2); or the
+                  SLO `maximum` shown met (upper bound below it) with nothing against it.
+    inconclusive  neither: the reason says what could have been detected (MDE).
+    Per-period counts (lists, optional) let overdispersed data deflate the counts (quasi-Poisson),
+    so noisy periods do not turn into false failures. `min_total` requests per side are needed to
+    pass, not to fail: the exact test is valid on few requests, and a bad release should not wait.
+    """
+    out = {"kind": "rate", "verdict": None, "reason": "", "evidence": "", "live": None, "candidate": None,
+           "relative_change": None, "p_value": None, "mde_ratio": None, "level": level, "size": 0.0,
+           "live_count": live_total, "candidate_count": candidate_total, "live_events": live_events,
+           "candidate_events": candidate_events, "upper_difference": None, "upper_ratio": None,
+           "dispersion": 1.0, "margin": None}
+    if not live_total or not candidate_total:
+        missing = [side for side, n in (("live", live_total), ("candidate", candidate_total)) if not n]
+        out.update(verdict=NODATA, reason="no requests for %s" % " and ".join(missing),
+                   evidence="nothing: no data")
+        return out
+    live_events = min(live_events, live_total)
+    candidate_events = min(candidate_events, candidate_total)
+    p_l = float(live_events) / live_total
+    p_c = float(candidate_events) / candidate_total
+    margin = max(tolerance * p_l, abs_margin or 0.0)
+    out.update(live=p_l, candidate=p_c, relative_change=relative_change(p_l, p_c), margin=margin)
+    counts = "candidate %s (%d/%d) vs live %s (%d/%d)" % (_pct(p_c), candidate_events, candidate_total, _pct(p_l),
+                                                          live_events, live_total)
+    phi = max(dispersion(*zip(*live_periods)) if live_periods else 1.0,
+              dispersion(*zip(*candidate_periods)) if candidate_periods else 1.0)
+    out["dispersion"] = phi
+    x_l, n_l = _deflate(live_events, live_total, phi)
+    x_c, n_c = _deflate(candidate_events, candidate_total, phi)
+    noisy = " (counts deflated x%.2f for noisy periods)" % phi if phi > 1.0 else ""
+    if maximum is not None:
+        bound = clopper_pearson_lower(x_c, n_c, max(level, 1e-12))
+        if bound > maximum:
+            out.update(verdict=FAIL, evidence="SLO", reason="%s is above the limit %s (lower bound %s)%s"
+                       % (counts, _pct(maximum), _pct(bound), noisy))
+            return out
+    p_value, p0, total = conditional_binomial_test(x_l, n_l, x_c, n_c)
+    critical, size = binomial_critical_value(total, p0, level)
+    out.update(p_value=p_value, size=size)
+    worse_rel = relative_change(p_l, p_c) if p_l > 0 else (None if p_c > 0 else 0.0)
+    abs_ok = abs_tolerance is not None and (p_c - p_l) <= abs_tolerance
+    if x_c >= critical and total > 0 and _worse_by(worse_rel, tolerance) and not abs_ok:
+        out.update(verdict=FAIL, evidence="harm detected",
+                   reason="%s: %s worse, p=%.3g <= %.3g%s" % (counts, _rel(worse_rel) if worse_rel is not None
+                                                               else "newly failing", p_value, level, noisy))
+        return out
+    # The exact test may fail a candidate on few requests; showing it no worse needs `min_total` on each side.
+    if min(live_total, candidate_total) < min_total:
+        out.update(verdict=INCONCLUSIVE, evidence="too little traffic",
+                   reason="too little traffic to show it no worse: %d live / %d candidate requests, at least %d needed"
+                          % (live_total, candidate_total, min_total))
+        return out
+    upper_diff = difference_upper(x_c, n_c, x_l, n_l, pass_level / 2.0)
+    upper_ratio = ratio_upper(x_l, n_l, x_c, n_c, pass_level / 2.0)
+    out.update(upper_difference=upper_diff, upper_ratio=upper_ratio)
+    conf = "%.0f%%" % (100 * (1 - pass_level))
+    if upper_diff <= (abs_margin or 0.0) and abs_margin:
+        out.update(verdict=PASS, evidence="non-inferior",
+                   reason="%s: no worse than +%s points (%s bound +%s points, margin %s points)%s"
+                   % (counts, _pp(max(p_c - p_l, 0.0)), conf, _pp(upper_diff), _pp(abs_margin), noisy))
+        return out
+    if upper_ratio is not None and upper_ratio <= 1.0 + tolerance:
+        out.update(verdict=PASS, evidence="non-inferior",
+                   reason="%s: at most x%.2f of live (%s bound; margin x%.2f)%s"
+                   % (counts, upper_ratio, conf, 1.0 + tolerance, noisy))
+        return out
+    if maximum is not None:
+        slo_bound = clopper_pearson_upper(x_c, n_c, pass_level)
+        if slo_bound < maximum:
+            out.update(verdict=PASS, evidence="SLO met",
+                       reason="%s: below the limit %s (%s bound %s)%s" % (counts, _pct(maximum), conf,
+                                                                         _pct(slo_bound), noisy))
+            return out
+    mde = proportion_mde(x_l, n_l, n_c, max(level, 1e-12), power)
+    out["mde_ratio"] = mde
+    out.update(verdict=INCONCLUSIVE, evidence="no harm seen, not yet shown within the margin",
+               reason="%s: no harm seen; not yet shown within the margin +%s points (%s bound +%s points); "
+                      "could only detect %s%s"
+               % (counts, _pp(margin), conf, _pp(upper_diff),
+                  "no change" if mde is None else "x%.2f or worse" % mde, noisy))
+    return out
+
+
+def _pp(rate):
+    return "%.3g" % (100.0 * rate)
+
+
+def tail_shift_estimate(share_at_t, share_at_u, t, u, quantile=0.95):
+    """The latency at `quantile` interpolated from two points of the CDF: share of requests slower
+    than t and than u (u > t). Linear in (log latency, probit share): exact for a lognormal tail.
+    None when the shares cannot place it (0 or 1)."""
+    if t <= 0 or u <= t:
+        return None
+    eps = 1e-6
+    z_t = norm_ppf(min(max(1.0 - share_at_t, eps), 1 - eps))
+    z_u = norm_ppf(min(max(1.0 - share_at_u, eps), 1 - eps))
+    if z_u <= z_t:
+        return None
+    z_q = norm_ppf(quantile)
+    slope = (math.log(u) - math.log(t)) / (z_u - z_t)
+    return math.exp(math.log(t) + (z_q - z_t) * slope)
+
+
+def judge_tail(live_slow, live_total, candidate_slow, candidate_total, threshold, level, pass_level=0.05,
+               quantile=0.95, tolerance=0.25, min_total=50, maximum_share=None, live_at_t=None,
+               candidate_at_t=None, reference=None):
+    """Verdict of a latency quantile from request counts, not from per-period percentiles.
+
+    `threshold` U is (1 + tolerance) x live's quantile (the reference); `*_slow` count the requests
+    slower than U (from CloudWatch's percentile rank PR(:U) x SampleCount, summed over periods, so
+    every request weighs the same and a thin candidate is compared like with like).
+    "The candidate's p95 is above U" is "more than 5 % of its requests are slower than U".
+      fail  more than 1 - quantile of the candidate's requests are slower than U (point estimate)
+            and significantly more than live's share (exact conditional binomial at `level`);
+      pass  the candidate's share slower than U is shown below 1 - quantile (Clopper-Pearson at
+            pass_level / 2), or shown no more than (1 + tolerance) x live's share (pass_level / 2);
+      inconclusive otherwise.
+    live_at_t / candidate_at_t (requests slower than the reference itself) give the estimated
+    shift of the quantile, both sides estimated the same way (interpolated between T and U).
+    """
+    q0 = 1.0 - quantile
+    out = {"kind": "tail", "verdict": None, "reason": "", "evidence": "", "live": None, "candidate": None,
+           "relative_change": None, "p_value": None, "mde_ratio": None, "level": level, "size": 0.0,
+           "live_count": live_total, "candidate_count": candidate_total, "live_events": live_slow,
+           "candidate_events": candidate_slow, "threshold": threshold, "reference": reference,
+           "upper_share": None}
+    if not live_total or not candidate_total:
+        missing = [side for side, n in (("live", live_total), ("candidate", candidate_total)) if not n]
+        out.update(verdict=NODATA, evidence="nothing: no data", reason="no requests for %s" % " and ".join(missing))
+        return out
+    live_slow = min(live_slow, live_total)
+    candidate_slow = min(candidate_slow, candidate_total)
+    s_l = float(live_slow) / live_total
+    s_c = float(candidate_slow) / candidate_total
+    out.update(live=s_l, candidate=s_c)
+    if reference and live_at_t is not None and candidate_at_t is not None:
+        est_l = tail_shift_estimate(float(live_at_t) / live_total, s_l, reference, threshold, quantile)
+        est_c = tail_shift_estimate(float(candidate_at_t) / candidate_total, s_c, reference, threshold, quantile)
+        if est_l and est_c:
+            out.update(live_quantile=est_l, candidate_quantile=est_c, relative_change=est_c / est_l - 1.0)
+    shift = "" if out["relative_change"] is None else ", p%g shift %s" % (100 * quantile, _rel(out["relative_change"]))
+    counts = ("%s of candidate requests slower than %.4gs (%d/%d) vs live %s (%d/%d)%s"
+              % (_pct(s_c), threshold, candidate_slow, candidate_total, _pct(s_l), live_slow, live_total, shift))
+    p_value, p0, total = conditional_binomial_test(live_slow, live_total, candidate_slow, candidate_total)
+    critical, size = binomial_critical_value(total, p0, level)
+    out.update(p_value=p_value, size=size)
+    if total > 0 and candidate_slow >= critical and s_c > q0:
+        out.update(verdict=FAIL, evidence="harm detected",
+                   reason="%s: p%g above the tolerance (over %s slower), p=%.3g <= %.3g"
+                   % (counts, 100 * quantile, _pct(q0), p_value, level))
+        return out
+    if maximum_share is not None and clopper_pearson_lower(candidate_slow, candidate_total, max(level, 1e-12)) > q0:
+        out.update(verdict=FAIL, evidence="SLO", reason="%s: p%g above the limit" % (counts, 100 * quantile))
+        return out
+    if min(live_total, candidate_total) < min_total:
+        out.update(verdict=INCONCLUSIVE, evidence="too little traffic",
+                   reason="too little traffic to show it no worse: %d live / %d candidate requests, at least %d needed"
+                          % (live_total, candidate_total, min_total))
+        return out
+    upper = clopper_pearson_upper(candidate_slow, candidate_total, pass_level / 2.0)
+    out["upper_share"] = upper
+    conf = "%.0f%%" % (100 * (1 - pass_level))
+    if upper < q0:
+        out.update(verdict=PASS, evidence="non-inferior",
+                   reason="%s: p%g shown within the tolerance (%s bound %s < %s)"
+                   % (counts, 100 * quantile, conf, _pct(upper), _pct(q0)))
+        return out
+    ratio = ratio_upper(live_slow, live_total, candidate_slow, candidate_total, pass_level / 2.0)
+    if ratio is not None and ratio <= 1.0 + tolerance:
+        out.update(verdict=PASS, evidence="non-inferior",
+                   reason="%s: at most x%.2f of live's share (%s bound)" % (counts, ratio, conf))
+        return out
+    out.update(verdict=INCONCLUSIVE, evidence="no harm seen, not yet shown within the tolerance",
+               reason="%s: no harm seen; not yet shown within the tolerance (%s bound %s, needs < %s)"
+               % (counts, conf, _pct(upper), _pct(q0)))
+    return out
+
+
+def t_sf(t, df):
+    """P(T > t) for Student's t with df degrees of freedom."""
+    if df <= 0:
+        raise ValueError("df must be > 0")
+    x = df / (df + t * t)
+    tail = 0.5 * betainc(df / 2.0, 0.5, x)
+    return tail if t >= 0 else 1.0 - tail
+
+
+def t_ppf(p, df):
+    """Quantile of Student's t (bisection on t_sf; bounded)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError("probability must be within (0, 1), got %r" % (p,))
+    if p < 0.5:
+        return -t_ppf(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_sf(hi, df) > 1.0 - p and hi < 1e6:  # bounded: doubles at most ~20 times
+        hi *= 2.0
+    for _step in range(200):
+        mid = (lo + hi) / 2.0
+        if t_sf(mid, df) > 1.0 - p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-10:
+            break
+    return (lo + hi) / 2.0
+
+
+def judge_paired(live, candidate, level, pass_level=0.05, tolerance=0.25, direction=HIGHER_IS_WORSE,
+                 abs_tolerance=None, min_samples=3, maximum=None, power=0.8, paired=True):
+    """Verdict of a per-period metric (CPU, memory, any samples) compared period by period.
+
+    Live and candidate in the same period share its load, so the per-period log-ratio carries the
+    comparison (`paired`, lists of equal length, one value per period and side). Against a
+    baseline from another time (`paired=False`) the mean log values are compared (Welch).
+      fail  the log-ratio's lower bound at `level` is above 0 and the point change beyond the tolerance
+            (and beyond abs_tolerance, if given); or the candidate's mean is above `maximum` with confidence;
+      pass  its upper bound at pass_level is within log(1 + tolerance) (or within abs_tolerance);
+      inconclusive otherwise, with the change the data could have detected.
+    Values at or below 0 are compared as differences relative to live's mean instead of logs.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError("direction must be one of %s, got %r" % (", ".join(DIRECTIONS), direction))
+    live = [float(v) for v in live]
+    candidate = [float(v) for v in candidate]
+    out = {"kind": "samples", "verdict": None, "reason": "", "evidence": "", "live": median(live) if live else None,
+           "candidate": median(candidate) if candidate else None, "relative_change": None, "p_value": None,
+           "mde_ratio": None, "level": level, "size": 0.0, "live_count": len(live), "candidate_count": len(candidate),
+           "shift_ci": None, "paired": paired}
+    if not live or not candidate:
+        missing = [side for side, s in (("live", live), ("candidate", candidate)) if not s]
+        out.update(verdict=NODATA, evidence="nothing: no data", reason="no datapoints for %s" % " and ".join(missing))
+        return out
+    if min(len(live), len(candidate)) < min_samples:
+        out.update(verdict=INCONCLUSIVE, evidence="too few periods",
+                   reason="too few periods: %d live / %d candidate, at least %d needed"
+                          % (len(live), len(candidate), min_samples))
+        return out
+    sign = 1.0 if direction == HIGHER_IS_WORSE else -1.0
+    use_log = min(live + candidate) > 0
+    mean_live = math.fsum(live) / len(live)
+    scale = abs(mean_live) or 1.0
+
+    def tr(v):
+        return math.log(v) if use_log else v / scale
+
+    if paired:
+        diffs = [sign * (tr(c) - tr(lv)) for lv, c in zip(live, candidate)]
+        n = len(diffs)
+        mean = math.fsum(diffs) / n
+        var = math.fsum((d - mean) ** 2 for d in diffs) / (n - 1)
+        se = math.sqrt(var / n)
+        df = n - 1
+    else:
+        a = [sign * tr(v) for v in candidate]
+        b = [sign * tr(v) for v in live]
+        ma, mb = math.fsum(a) / len(a), math.fsum(b) / len(b)
+        va = math.fsum((v - ma) ** 2 for v in a) / (len(a) - 1)
+        vb = math.fsum((v - mb) ** 2 for v in b) / (len(b) - 1)
+        mean = ma - mb
+        se = math.sqrt(va / len(a) + vb / len(b))
+        num = (va / len(a) + vb / len(b)) ** 2
+        den = ((va / len(a)) ** 2 / (len(a) - 1) if len(a) > 1 else 0) + \
+              ((vb / len(b)) ** 2 / (len(b) - 1) if len(b) > 1 else 0)
+        df = num / den if den > 0 else len(a) + len(b) - 2
+    band = math.log(1.0 + tolerance) if use_log else tolerance
+    to_change = (lambda d: math.exp(d) - 1.0) if use_log else (lambda d: d)
+    change = sign * to_change(mean) if use_log else sign * mean
+    out["relative_change"] = change
+    if se <= 0.0:
+        lower = upper = mean
+        p_value = 0.0 if mean > 0 else 1.0
+    else:
+        t_stat = mean / se
+        p_value = t_sf(t_stat, df)
+        lower = mean - t_ppf(1.0 - max(level, 1e-12), df) * se
+        upper = mean + t_ppf(1.0 - pass_level, df) * se
+    out.update(p_value=p_value, size=level, shift_ci=[to_change(lower), to_change(upper)])
+    how = "period by period" if paired else "against the baseline"
+    desc = "candidate %.4g vs live %.4g (medians), %s %s" % (out["candidate"], out["live"], how,
+                                                            _rel(to_change(mean)))
+    abs_ok = abs_tolerance is not None and (median(candidate) - median(live)) * sign <= abs_tolerance
+    if maximum is not None and len(candidate) >= 2:
+        c_mean = math.fsum(candidate) / len(candidate)
+        c_sd = math.sqrt(math.fsum((v - c_mean) ** 2 for v in candidate) / (len(candidate) - 1))
+        low_c = c_mean - t_ppf(1.0 - max(level, 1e-12), len(candidate) - 1) * c_sd / math.sqrt(len(candidate))
+        if low_c > maximum:
+            out.update(verdict=FAIL, evidence="SLO", reason="%s: above the limit %.4g (lower bound %.4g)"
+                       % (desc, maximum, low_c))
+            return out
+    if lower > 0 and mean > band and not abs_ok:
+        out.update(verdict=FAIL, evidence="harm detected",
+                   reason="%s worse than the tolerance %+.0f%%, p=%.3g <= %.3g" % (desc, 100 * tolerance, p_value, level))
+        return out
+    if upper <= band:
+        out.update(verdict=PASS, evidence="non-inferior",
+                   reason="%s: %.0f%% bound %s within %+.0f%%" % (desc, 100 * (1 - pass_level), _rel(to_change(upper)),
+                                                                100 * tolerance))
+        return out
+    detectable = (t_ppf(1.0 - max(level, 1e-12), max(df, 1)) + t_ppf(power, max(df, 1))) * se
+    out["mde_ratio"] = 1.0 + to_change(detectable) if use_log else None
+    out.update(verdict=INCONCLUSIVE, evidence="no harm seen, not yet shown within the tolerance",
+               reason="%s: no harm seen; %.0f%% bound %s not within %+.0f%%"
+               % (desc, 100 * (1 - pass_level), _rel(to_change(upper)), 100 * tolerance))
+    return out

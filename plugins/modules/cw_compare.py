@@ -11,16 +11,28 @@ short_description: Judge a canary - compare the candidate's CloudWatch metrics w
 description:
   - Reads live and candidate metrics over the same window with CloudWatch C(GetMetricData) and decides
     C(pass), C(fail) or C(inconclusive), with a per-metric table saying why.
-  - Error rates are proportions (errors / requests summed over the window) compared with an exact
-    conditional binomial test of the candidate's errors given all errors. Latency and resource metrics are
-    per-period samples compared with a one-sided Mann-Whitney test, a Hodges-Lehmann shift with its
-    confidence interval, and a relative tolerance band. Absolute limits (SLOs) fail fast.
-  - Every metric reports its minimum detectable effect (MDE) at the level used; when that is wider than the
-    metric's tolerance the metric is C(inconclusive), never C(pass). What to do then (extend the watch, ask
-    for approval, proceed) is the caller's policy.
-  - With O(watch_seconds) it evaluates every O(look_interval) over the growing window and returns early on a
-    decisive failure. The false-fail budget O(alpha) is split over the metrics and spent over the looks
-    (O'Brien-Fleming-type alpha spending by default), so looking often does not add false failures.
+  - Every metric can say C(fail) (shown worse), C(pass) (shown no worse than a margin) or C(inconclusive)
+    (neither yet), and says what its verdict rests on (RV(metrics[].evidence)).
+  - Error rates are proportions (errors / requests summed over the window). C(fail) is an exact conditional
+    binomial test of the candidate's errors given all errors, plus a change beyond the tolerance. C(pass) is
+    non-inferiority - the candidate shown no worse than live by more than max(tolerance x live's rate,
+    O(metrics[].abs_margin)), at confidence 1 - O(pass_alpha); an SLO O(metrics[].max) shown met counts too.
+    Noisy (overdispersed) periods deflate the counts instead of turning into false failures.
+  - Latency (kind C(tail), the C(latency_p95) of the presets) is judged from request counts, not from per-period
+    percentiles, which read low on a thin candidate - the share of requests slower than (1 + tolerance) x live's
+    p95, from CloudWatch's percentile rank C(PR(:x)) and C(SampleCount); a candidate whose p95 is above that
+    threshold has more than 5 % of its requests slower than it.
+  - Resource metrics (C(samples)) are compared period by period - live and candidate in the same period share its
+    load - with a confidence interval on the mean log-ratio.
+  - Against a baseline window (O(baseline_start), O(against_baseline)), live's data comes from before the
+    deployment - for the 100 % step, when live serves nothing, and for C(elb_error_rate), which ALB publishes
+    per load balancer only.
+  - With O(watch_seconds) it looks just after each CloudWatch period becomes visible (its end + O(metric_delay)),
+    judging whole periods only, and returns early on a failure. The false-fail budget O(alpha) is split over the
+    metrics and spent over the looks - over the whole deployment when O(look_offset) and O(total_looks) number
+    the looks of every step.
+  - With O(step) and O(policy) it also decides what the deployment does next (RV(action)) with the collection's
+    deployment policy, watching longer itself when the policy says hold.
   - Read-only; never reports changed.
 author:
   - progressive.delivery maintainers (@progressive-delivery)
@@ -29,12 +41,15 @@ options:
     description:
       - C(alb) compares two target groups of one application load balancer (C(AWS/ApplicationELB)) with metrics
         C(error_rate) (C(HTTPCode_Target_5XX_Count) / C(RequestCount), Sum) and C(latency_p95)
-        (C(TargetResponseTime) p95 per period), both critical.
+        (share of requests slower than 1.25 x live's C(TargetResponseTime) p95), both critical, and
+        C(elb_error_rate) (the load balancer's own C(HTTPCode_ELB_5XX_Count) / C(RequestCount)) judged against
+        the baseline window only, as ALB publishes it per load balancer.
       - C(ecs) compares two ECS services (C(AWS/ECS)) with metrics C(cpu) (C(CPUUtilization)) and C(memory)
         (C(MemoryUtilization)), Average per period, not critical.
       - C(none) uses only O(metrics).
+      - C(alb_ecs) is both (needs the options of both).
     type: str
-    choices: [alb, ecs, none]
+    choices: [alb_ecs, alb, ecs, none]
     default: none
   load_balancer:
     description:
@@ -78,9 +93,10 @@ options:
         description:
           - C(proportion) sums O(metrics[].metric_name) and O(metrics[].denominator_metric_name) over the window
             and compares events / trials.
-          - C(samples) takes every period's value as one sample.
+          - C(tail) judges a latency quantile from request counts (percentile rank and sample count).
+          - C(samples) takes every period's value as one sample, compared period by period.
         type: str
-        choices: [proportion, samples]
+        choices: [proportion, tail, samples]
         required: true
       stat:
         description: CloudWatch statistic (C(Sum), C(Average), C(p95) ...). Defaults to C(Sum) for proportions, C(Average) for samples.
@@ -118,6 +134,23 @@ options:
       abs_tolerance:
         description: Optional band in the metric's units; a worsening within it never fails, and detecting it is enough to pass.
         type: float
+      abs_margin:
+        description:
+          - Proportion - non-inferiority margin in absolute terms (0.0025 is 0.25 percentage points). The metric passes
+            when the candidate is shown no worse than live by more than the larger of this and tolerance x live's rate.
+          - The presets' error rates use 0.0025.
+        type: float
+      quantile:
+        description: Tail - the quantile judged.
+        type: float
+        default: 0.95
+      scope:
+        description:
+          - C(per_side) - live and candidate have their own dimensions. C(load_balancer) - one series for both, judged
+            against the baseline window only.
+        type: str
+        choices: [per_side, load_balancer]
+        default: per_side
       max:
         description: Absolute upper limit of the candidate (fails fast) - a proportion's rate, or a samples metric's median.
         type: float
@@ -156,20 +189,71 @@ options:
       - Defaults to O(end_time) minus O(window_seconds), or in watch mode to the time the module starts.
     type: str
   end_time:
-    description: End of a fixed window (not in watch mode); defaults to now.
+    description: End of a fixed window (with O(watch_seconds=0)); defaults to now.
     type: str
+  baseline_start:
+    description:
+      - Start of live's pre-deployment window (same formats as O(start_time)). Load-balancer-scoped metrics are
+        judged against it; with O(against_baseline) every metric is.
+    type: str
+  baseline_end:
+    description: End of the baseline window; defaults to O(start_time).
+    type: str
+  against_baseline:
+    description: Compare the candidate with live's baseline window instead of live now (the 100 % step and after).
+    type: bool
+    default: false
+  metric_delay:
+    description:
+      - Seconds after a period ends before its datapoints are complete in CloudWatch (ALB - a minute or more). Looks
+        judge only periods complete by then.
+    type: int
+    default: 0
+  pass_alpha:
+    description: A metric passes when shown within its margin at confidence 1 - O(pass_alpha).
+    type: float
+    default: 0.05
+  spent:
+    description: Per metric, the false-fail size already spent by earlier looks of the same deployment (RV(spent) of the previous step).
+    type: dict
+    default: {}
+  look_offset:
+    description: Looks the deployment took before this call (spending continues from there).
+    type: int
+    default: 0
+  total_looks:
+    description: Looks planned over the whole deployment; defaults to this call's own.
+    type: int
+  step:
+    description:
+      - The traffic step being judged - C(percent), C(index) (0-based) and C(count) (steps in the schedule). With
+        O(policy) the module returns RV(action).
+    type: dict
+  policy:
+    description:
+      - The deployment policy - C(inconclusive) (C(extend), C(pause), C(proceed), C(rollback)), C(max_extensions),
+        C(fallback) (C(rollback), C(proceed), C(pause)). See the collection's C(plugins/module_utils/deploy_policy.py).
+    type: dict
+  history:
+    description: Earlier actions of this candidate (C(percent), C(action)), so holds are counted.
+    type: list
+    elements: dict
+    default: []
+  extension_seconds:
+    description: Length of a longer watch when the policy holds; defaults to O(watch_seconds).
+    type: int
   window_seconds:
     description: Length of a fixed window ending at O(end_time), when O(start_time) is not given.
     type: int
     default: 300
   watch_seconds:
     description:
-      - Watch for this long, evaluating every O(look_interval) over the window from O(start_time) to now, and
-        return early when the decision is C(fail). 0 evaluates one fixed window.
+      - Watch for this long, evaluating the window from O(start_time) after each period becomes visible, and
+        return early when the decision is C(fail). 0 evaluates one fixed window (O(start_time) to O(end_time)).
     type: int
     default: 0
   look_interval:
-    description: Seconds between looks in watch mode; defaults to O(period).
+    description: Ignored - looks follow the CloudWatch periods. Kept so older playbooks still run.
     type: int
   alpha:
     description:
@@ -293,7 +377,15 @@ metrics:
       description: C(pass), C(fail), C(inconclusive) or C(nodata).
       type: str
     reason:
-      description: Why.
+      description: Why, with the counts.
+      type: str
+    evidence:
+      description:
+        - What the verdict rests on - C(harm detected), C(non-inferior), C(SLO met), C(SLO), C(no harm seen, not yet
+          shown within the margin), C(too little traffic), C(nothing: no data).
+      type: str
+    against:
+      description: C(live) (the same window) or C(baseline) (live's pre-deployment window).
       type: str
     live:
       description: Live value - the proportion, or the median of the per-period samples.
@@ -410,6 +502,37 @@ periods:
   sample: [{"name": "error_rate", "kind": "proportion", "metric_name": "HTTPCode_Target_5XX_Count", "stat": "Sum",
             "direction": "higher_is_worse", "points": [{"time": "2026-11-26T10:00:00Z", "live": 0.002, "candidate": 0.0,
             "live_events": 2.0, "live_trials": 1000.0, "candidate_events": 0.0, "candidate_trials": 110.0}]}]
+action:
+  description:
+    - With O(step) and O(policy) - C(advance), C(ask) (an operator must say continue), or C(rollback). When the policy
+      says hold, the module watches longer itself (RV(holds)) before it answers.
+  returned: when O(step) and O(policy) are given
+  type: str
+  sample: advance
+action_reason:
+  description: Why that action, with what each metric's verdict rests on.
+  returned: when O(step) and O(policy) are given
+  type: str
+question:
+  description: The question the step asked (C(no harm detected so far?), C(shown no worse than live?) ...).
+  returned: when O(step) and O(policy) are given
+  type: str
+holds:
+  description: Longer watches the policy made inside this call.
+  returned: when O(step) and O(policy) are given
+  type: int
+spent:
+  description: Per metric, the false-fail size spent so far over the deployment (pass it to the next step).
+  returned: always
+  type: dict
+look:
+  description: The deployment-wide number of the deciding look.
+  returned: always
+  type: int
+thresholds:
+  description: Per tail metric, live's quantile that the threshold was set from (seconds).
+  returned: always
+  type: dict
 mde:
   description: Minimum detectable effect ratio per metric name (see RV(metrics[].mde_ratio)).
   returned: always
@@ -417,7 +540,6 @@ mde:
   sample: {"error_rate": 9.1, "latency_p95": 1.2}
 """
 
-import math
 import time
 
 try:
@@ -430,12 +552,14 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_judge as judge
+from ansible_collections.progressive.delivery.plugins.module_utils import canary_watch as watcher
+from ansible_collections.progressive.delivery.plugins.module_utils import deploy_policy
 
 METRIC_OPTIONS = dict(
     name=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
     metric_name=dict(type="str", required=True),
-    kind=dict(type="str", required=True, choices=["proportion", "samples"]),
+    kind=dict(type="str", required=True, choices=["proportion", "tail", "samples"]),
     stat=dict(type="str"),
     denominator_metric_name=dict(type="str"),
     denominator_namespace=dict(type="str"),
@@ -446,6 +570,9 @@ METRIC_OPTIONS = dict(
     direction=dict(type="str", default="higher_is_worse", choices=["higher_is_worse", "lower_is_worse"]),
     tolerance=dict(type="float", default=0.25),
     abs_tolerance=dict(type="float"),
+    abs_margin=dict(type="float"),
+    quantile=dict(type="float", default=0.95),
+    scope=dict(type="str", default="per_side", choices=["per_side", "load_balancer"]),
     max=dict(type="float"),
     min=dict(type="float"),
     critical=dict(type="bool", default=True),
@@ -497,7 +624,7 @@ def resolve_alb_dimensions(module, elbv2):
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            preset=dict(type="str", default="none", choices=["alb", "ecs", "none"]),
+            preset=dict(type="str", default="none", choices=["alb_ecs", "alb", "ecs", "none"]),
             load_balancer=dict(type="str"),
             live_target_group=dict(type="str"),
             candidate_target_group=dict(type="str"),
@@ -512,40 +639,80 @@ def main():
             window_seconds=dict(type="int", default=300),
             watch_seconds=dict(type="int", default=0),
             look_interval=dict(type="int"),
+            baseline_start=dict(type="str"),
+            baseline_end=dict(type="str"),
+            against_baseline=dict(type="bool", default=False),
+            metric_delay=dict(type="int", default=0),
             alpha=dict(type="float", default=0.01),
+            pass_alpha=dict(type="float", default=0.05),
             power=dict(type="float", default=0.8),
             spending=dict(type="str", default="obrien_fleming", choices=["obrien_fleming", "pocock", "bonferroni"]),
+            spent=dict(type="dict", default={}),
+            look_offset=dict(type="int", default=0),
+            total_looks=dict(type="int"),
+            step=dict(type="dict"),
+            policy=dict(type="dict"),
+            history=dict(type="list", elements="dict", default=[]),
+            extension_seconds=dict(type="int"),
             pass_score=dict(type="float", default=95.0, no_log=False),
             marginal_score=dict(type="float", default=75.0),
         ),
         required_if=[
             ("preset", "alb", ["load_balancer", "live_target_group", "candidate_target_group"]),
             ("preset", "ecs", ["cluster", "live_service", "candidate_service"]),
+            ("preset", "alb_ecs", ["load_balancer", "live_target_group", "candidate_target_group",
+                                   "cluster", "live_service", "candidate_service"]),
+            ("against_baseline", True, ["baseline_start"]),
         ],
-        mutually_exclusive=[["watch_seconds", "end_time"]],
+        required_together=[["step", "policy"]],
         supports_check_mode=True,
     )
     params = module.params
     started = time.monotonic()
-    now = time.time()
+    clock = watcher.SystemClock()
+    now = clock.now()
 
     # Everything about the input is checked before the first API call.
     problems = []
     period_problem = judge.period_error(params["period"])
     if period_problem:
         problems.append(period_problem)
-    if not 0 < params["alpha"] < 0.5:
-        problems.append("alpha must be within (0, 0.5), got %r" % params["alpha"])
+    for key in ("alpha", "pass_alpha"):
+        if not 0 < params[key] < 0.5:
+            problems.append("%s must be within (0, 0.5), got %r" % (key, params[key]))
     if not 0 < params["power"] < 1:
         problems.append("power must be within (0, 1), got %r" % params["power"])
     if params["watch_seconds"] < 0 or params["window_seconds"] <= 0:
         problems.append("watch_seconds must be >= 0 and window_seconds > 0")
-    if params["look_interval"] is not None and params["look_interval"] <= 0:
-        problems.append("look_interval must be > 0, got %r" % params["look_interval"])
+    if params["watch_seconds"] and params["end_time"]:
+        problems.append("end_time ends a fixed window (watch_seconds 0); a watch of %ds ends by itself"
+                        % params["watch_seconds"])
+    for key in ("metric_delay", "look_offset"):
+        if params[key] < 0:
+            problems.append("%s must be >= 0, got %r" % (key, params[key]))
+    if params["total_looks"] is not None and params["total_looks"] < params["look_offset"] + 1:
+        problems.append("total_looks (%r) must exceed look_offset (%r)" % (params["total_looks"], params["look_offset"]))
+    if params["extension_seconds"] is not None and params["extension_seconds"] <= 0:
+        problems.append("extension_seconds must be > 0, got %r" % params["extension_seconds"])
     if not 0 <= params["marginal_score"] <= params["pass_score"] <= 100:
         problems.append("scores must satisfy 0 <= marginal_score <= pass_score <= 100")
+    policy = None
+    if params["policy"] is not None:
+        policy, errors = deploy_policy.validate_policy(params["policy"])
+        problems.extend("policy: %s" % e for e in errors)
+        step = dict(params["step"])
+        try:
+            step.update((k, int(str(step[k]))) for k in ("percent", "index", "count"))
+            if not 0 <= step["index"] < step["count"] or not 1 <= step["percent"] <= 100:
+                raise ValueError(step)
+        except (KeyError, TypeError, ValueError):
+            problems.append("step must hold whole numbers percent (1-100), index (0-based) and count, got %r"
+                            % (params["step"],))
+        params["step"] = step
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in params["spent"].values()):
+        problems.append("spent must map metric names to numbers, got %r" % (params["spent"],))
     times = {}
-    for key in ("start_time", "end_time"):
+    for key in ("start_time", "end_time", "baseline_start", "baseline_end"):
         try:
             times[key] = judge.parse_time(params[key], now)
         except ValueError as e:
@@ -554,67 +721,80 @@ def main():
         module.fail_json(msg="; ".join(problems))
 
     preset = params["preset"]
-    if preset == "alb":
+    specs = []
+    if preset in ("alb", "alb_ecs"):
         elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
         try:
             lb_dim, live_tg, cand_tg = resolve_alb_dimensions(module, elbv2)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             module.fail_json_aws(e, msg="Failed to resolve the load balancer %s and its target groups"
                                  % params["load_balancer"])
-        specs = judge.preset_specs("alb", load_balancer=lb_dim, live_target_group=live_tg, candidate_target_group=cand_tg)
-    elif preset == "ecs":
-        specs = judge.preset_specs("ecs", cluster=judge.ecs_name(params["cluster"]),
-                                   live_service=judge.ecs_name(params["live_service"]),
-                                   candidate_service=judge.ecs_name(params["candidate_service"]))
-    else:
-        specs = []
+        specs += judge.preset_specs("alb", load_balancer=lb_dim, live_target_group=live_tg, candidate_target_group=cand_tg)
+    if preset in ("ecs", "alb_ecs"):
+        specs += judge.preset_specs("ecs", cluster=judge.ecs_name(params["cluster"]),
+                                    live_service=judge.ecs_name(params["live_service"]),
+                                    candidate_service=judge.ecs_name(params["candidate_service"]))
     specs, errors = judge.normalize_specs(specs + list(params["metrics"]), params["metric_overrides"])
     if errors:
         module.fail_json(msg="; ".join(errors))
 
     period = params["period"]
-    queries, index = judge.build_queries(specs, period)
     cloudwatch = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
 
-    def look_at(start, end, look, looks, spent):
-        start, end = judge.align_window(start, end, period)
+    def fetch(queries, start, end):
         try:
-            results = get_metric_data(cloudwatch, MetricDataQueries=queries, StartTime=start, EndTime=end,
-                                      ScanBy="TimestampAscending")
+            return get_metric_data(cloudwatch, MetricDataQueries=queries, StartTime=start, EndTime=end,
+                                   ScanBy="TimestampAscending")
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             module.fail_json_aws(e, msg="Failed to get metric data for %s" % ", ".join(s["name"] for s in specs))
-        data = judge.collect(results, index)
-        outcome = judge.evaluate(specs, data, look=look, looks=looks, alpha=params["alpha"],
-                                 spent=spent, spending=params["spending"], power=params["power"],
-                                 pass_score=params["pass_score"], marginal_score=params["marginal_score"])
-        outcome["periods"] = judge.period_series(specs, data)
-        outcome["window"] = {"start": judge.iso(start), "end": judge.iso(end)}
-        outcome["decided_at"] = judge.iso(time.time())
-        return outcome
 
     watch = params["watch_seconds"]
-    early = False
-    if watch:
-        interval = params["look_interval"] or period
-        looks = max(1, int(math.ceil(float(watch) / interval)))
-        start = times["start_time"] if times["start_time"] is not None else now
-        spent = {}
-        outcome = None
-        for look in range(1, looks + 1):  # bounded: `looks` iterations, sleeping at most watch_seconds in all
-            due = started + min(look * interval, watch)
-            time.sleep(max(0.0, due - time.monotonic()))
-            outcome = look_at(start, time.time(), look, looks, spent)
-            spent = outcome["spent"]
-            if outcome["decision"] == "fail":
-                early = look < looks
-                break
-    else:
+    start = times["start_time"]
+    if start is None:
         end = times["end_time"] if times["end_time"] is not None else now
-        start = times["start_time"] if times["start_time"] is not None else end - params["window_seconds"]
-        if start >= end:
-            module.fail_json(msg="start_time must be before end_time (window %s .. %s)" % (judge.iso(start), judge.iso(end)))
-        looks = 1
-        outcome = look_at(start, end, 1, 1, {})
+        start = now if watch else end - params["window_seconds"]
+    if not watch and start >= (times["end_time"] or now):
+        module.fail_json(msg="start_time must be before end_time (window %s .. %s)"
+                         % (judge.iso(start), judge.iso(times["end_time"] or now)))
+    baseline = thresholds = None
+    if times["baseline_start"] is not None:
+        base_end = times["baseline_end"] if times["baseline_end"] is not None else start
+        if times["baseline_start"] >= base_end:
+            module.fail_json(msg="baseline_start must be before baseline_end (or start_time)")
+        window = judge.align_window(times["baseline_start"], base_end, period)
+        baseline, thresholds = watcher.read_baseline(fetch, specs, period, window[0], window[1])
+
+    common = dict(period=period, delay=params["metric_delay"], alpha=params["alpha"], spending=params["spending"],
+                  pass_alpha=params["pass_alpha"], power=params["power"], baseline=baseline,
+                  against_baseline=params["against_baseline"], thresholds=thresholds,
+                  pass_score=params["pass_score"], marginal_score=params["marginal_score"])
+    offset = params["look_offset"]
+    total = params["total_looks"]
+    outcome = watcher.watch(specs, fetch, clock, start, watch, spent=params["spent"], look_offset=offset,
+                            total_looks=total, end=times["end_time"], **common)
+    looks_taken = outcome["watch_looks"]
+    result = {}
+    if policy is not None:
+        history = list(params["history"])
+        holds = 0
+        # bounded: at most max_extensions (<= 10) longer watches, the policy counts them in `history`
+        for _attempt in range(policy["max_extensions"] + 1):
+            decision = deploy_policy.step_action(outcome, params["step"], policy, history)
+            if decision["action"] != deploy_policy.HOLD:
+                break
+            holds += 1
+            history.append({"percent": params["step"]["percent"], "action": deploy_policy.HOLD,
+                            "reason": decision["reason"]})
+            more = params["extension_seconds"] or watch or period
+            # The longer watch judges the growing window from the same start, spending what is left of the budget.
+            elapsed_watch = max(0.0, clock.now() - start)
+            outcome = watcher.watch(specs, fetch, clock, start, elapsed_watch + more, spent=outcome["spent"],
+                                    look_offset=offset + looks_taken, total_looks=total, **common)
+            looks_taken += outcome["watch_looks"]
+        else:
+            decision = deploy_policy.step_action(outcome, params["step"], policy, history)
+        result = dict(action=decision["action"], action_reason=decision["reason"], question=decision["question"],
+                      position=decision["position"], holds=holds)
 
     elapsed = round(time.monotonic() - started, 3)
     module.exit_json(
@@ -624,16 +804,20 @@ def main():
         score=outcome["score"],
         metrics=outcome["metrics"],
         mde=dict((row["name"], row["mde_ratio"]) for row in outcome["metrics"]),
-        looks=outcome["look"],
-        planned_looks=looks,
-        early_exit=early,
+        looks=looks_taken,
+        look=outcome["look"],
+        planned_looks=outcome["looks"],
+        early_exit=outcome["early_exit"],
         decided_at=outcome["decided_at"],
         elapsed=elapsed,
         window=outcome["window"],
         alpha=params["alpha"],
         spending=params["spending"],
+        spent=outcome["spent"],
+        thresholds=outcome.get("thresholds", {}),
         periods=outcome["periods"],
-        summary=judge.summarize(outcome, elapsed=elapsed, early=early),
+        summary=judge.summarize(outcome, elapsed=elapsed, early=outcome["early_exit"]),
+        **result
     )
 
 

@@ -44,7 +44,8 @@ def _latencies(lab):
 def test_get_metric_data_answers_percentiles_from_values_and_counts(lab):
     cw, namespace, dims, stamp = _latencies(lab)
     metric = {"Namespace": namespace, "MetricName": "TargetResponseTime", "Dimensions": dims}
-    stats = ["p50", "p90", "p95", "p99", "p99.9", "Average", "SampleCount", "Maximum"]
+    stats = ["p50", "p90", "p95", "p99", "p99.9", "Average", "SampleCount", "Maximum",
+             "PR(:0.025)", "PR(0.095:)", "PR(0.01:0.02)"]
     result = cw.get_metric_data(
         MetricDataQueries=[{"Id": "q%d" % i, "MetricStat": {"Metric": metric, "Period": 300, "Stat": s}}
                            for i, s in enumerate(stats)],
@@ -58,6 +59,10 @@ def test_get_metric_data_answers_percentiles_from_values_and_counts(lab):
     assert values["Average"] == [pytest.approx(0.0505)]
     assert values["SampleCount"] == [100.0]
     assert values["Maximum"] == [pytest.approx(0.100)]
+    # percentile rank, as CloudWatch defines it: % of values in (low, high], exclusive below, inclusive above
+    assert values["PR(:0.025)"] == [pytest.approx(25.0)]
+    assert values["PR(0.095:)"] == [pytest.approx(5.0)]
+    assert values["PR(0.01:0.02)"] == [pytest.approx(10.0)]
 
 
 def test_counts_weight_the_percentile(lab):

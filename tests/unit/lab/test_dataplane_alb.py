@@ -2,6 +2,8 @@
 import collections
 from datetime import datetime, timezone
 
+import pytest
+
 from lab import alb
 
 LB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/myapp-alb/50dc6c495c0c9188"
@@ -116,3 +118,105 @@ def test_rules_route_by_path_and_host_before_the_default_action():
     assert alb.route(matchers, "/api/v2/items", "www.example.com") == [(TG_A, 50), (TG_B, 50)]
     assert alb.route(matchers, "/health", "canary.example.com") == [(TG_A, 1)]
     assert alb.route(alb.rule_matchers([], []), "/", None) == []
+
+
+# ---------------------------------------------------------------- CloudWatch shaped like AWS (LAB_CW_SHAPE=aws)
+
+class RecordingCloudWatch:
+    """Stands in for the boto3 client: what was put, and at which (simulated) time."""
+
+    def __init__(self):
+        self.now = None
+        self.puts = []        # (now, datum)
+
+    def put_metric_data(self, Namespace, MetricData):
+        assert Namespace == "AWS/ApplicationELB" and len(MetricData) <= 20
+        self.puts.extend((self.now, d) for d in MetricData)
+
+
+def run_periods(plane, periods, period_s=60, start=1_800_000_000, extra=3):
+    """Feed the plane one period's requests at a time ([(tg, status)]), closing each at its boundary as the metrics
+    loop does, then `extra` empty periods; returns {(metric, tg or None, period start): (put at, value)}."""
+    cw = RecordingCloudWatch()
+    for k, requests in enumerate(list(periods) + [[]] * extra):
+        for tg, status in requests:
+            plane.metrics.record(LB, tg, status, 0.01 if status < 502 else None, from_elb=status in (502, 503))
+        period_start = start + k * period_s
+        cw.now = period_start + period_s
+        plane.publish_period(cw, period_start)
+    out = {}
+    for now, d in cw.puts:
+        tg = next((x["Value"].split("/")[1] for x in d["Dimensions"] if x["Name"] == "TargetGroup"), None)
+        key = (d["MetricName"], tg, int(d["Timestamp"].timestamp()))
+        assert key not in out, key
+        out[key] = (now, d.get("Value", sum(d.get("Counts", []))))
+    return out
+
+
+def plane(shape, delay, seed=1):
+    return alb.AlbDataPlane(endpoint="http://127.0.0.1:1", metric_period=60, cw_shape=shape, delay_periods=delay,
+                            seed=seed)
+
+
+def test_lab_shape_puts_every_count_including_zeros_at_the_period_end():
+    t0 = 1_800_000_000
+    out = run_periods(plane("lab", "0"), [[(TG_A, 200)] * 3, [(TG_A, 200), (TG_B, 500)]], start=t0)
+    assert out[("HTTPCode_Target_5XX_Count", "myapp-a", t0)] == (t0 + 60, 0)
+    assert out[("RequestCount", "myapp-a", t0 + 60)] == (t0 + 120, 1)
+    assert out[("HTTPCode_Target_5XX_Count", "myapp-b", t0 + 60)] == (t0 + 120, 1)
+    assert ("RequestCount", "myapp-b", t0) not in out       # no request, no series (as AWS, in both shapes)
+
+
+def test_aws_shape_leaves_out_zero_counts_and_idle_target_groups():
+    t0 = 1_800_000_000
+    out = run_periods(plane("aws", "0"), [[(TG_A, 200)] * 3 + [(TG_B, 503)], [(TG_A, 500), (TG_A, 200)]], start=t0)
+    assert out[("RequestCount", "myapp-a", t0)] == (t0 + 60, 3)
+    assert out[("HTTPCode_Target_2XX_Count", "myapp-a", t0)] == (t0 + 60, 3)
+    assert out[("TargetResponseTime", "myapp-a", t0)] == (t0 + 60, 3)       # SampleCount = requests answered
+    for metric in ("HTTPCode_Target_5XX_Count", "HTTPCode_Target_4XX_Count", "HTTPCode_ELB_5XX_Count"):
+        assert (metric, "myapp-a", t0) not in out                          # a period without them: no datapoint
+    assert out[("HTTPCode_ELB_5XX_Count", "myapp-b", t0)] == (t0 + 60, 1)
+    assert ("HTTPCode_Target_2XX_Count", "myapp-b", t0) not in out
+    assert ("TargetResponseTime", "myapp-b", t0) not in out               # the ELB answered: no target time
+    assert out[("HTTPCode_Target_5XX_Count", "myapp-a", t0 + 60)] == (t0 + 120, 1)
+    assert not [k for k in out if k[1] == "myapp-b" and k[2] == t0 + 60]  # no request to b: nothing at all
+    assert all(value > 0 for _, value in out.values())
+
+
+def test_aws_shape_delivers_each_period_one_or_two_periods_late():
+    t0 = 1_800_000_000
+    periods = [[(TG_A, 200)] * (k + 1) for k in range(40)]
+    out = run_periods(plane("aws", "1-2", seed=7), periods, start=t0)
+    lateness = {}
+    for (metric, tg, start), (put_at, value) in out.items():
+        if metric == "RequestCount" and tg == "myapp-a":
+            k = (start - t0) // 60
+            assert value == k + 1                                         # the counts themselves are unchanged
+            lateness[k] = (put_at - (start + 60)) // 60                   # whole periods after the period ended
+    assert sorted(lateness) == list(range(40))
+    assert set(lateness.values()) == {1, 2}
+    # every datum of one period arrives together
+    by_period = collections.defaultdict(set)
+    for (metric, tg, start), (put_at, _) in out.items():
+        by_period[start].add(put_at)
+    assert all(len(v) == 1 for v in by_period.values())
+
+
+def test_a_fixed_delay_and_its_parsing():
+    t0 = 1_800_000_000
+    out = run_periods(plane("lab", "2"), [[(TG_A, 200)]], start=t0)
+    assert out[("RequestCount", "myapp-a", t0)] == (t0 + 180, 1)
+    assert alb.parse_delay_periods("1-2") == (1, 2) and alb.parse_delay_periods(" 0 ") == (0, 0)
+    for bad in ("2-1", "-1", "x", "1-11", ""):
+        with pytest.raises(ValueError):
+            alb.parse_delay_periods(bad)
+    with pytest.raises(ValueError):
+        plane("azure", "0")
+
+
+def test_delayed_delivery_releases_oldest_first_and_only_when_due():
+    d = alb.DelayedDelivery((1, 1))
+    assert d.hold(0, 60, ["p0"]) == 120
+    assert d.hold(60, 60, []) == 180 and len(d.pending) == 1               # nothing to deliver for an empty period
+    assert d.release(119.9) == []
+    assert d.release(120) == [(0, ["p0"])] and d.pending == []

@@ -1,6 +1,9 @@
 import pytest
 
-from lab.aws.metric_stats import is_supported, parse_percentile, percentile, statistic
+import random
+
+from lab.aws.metric_stats import (is_supported, parse_percentile, parse_percentile_rank, percentile, percentile_rank,
+                                   statistic)
 
 
 @pytest.mark.parametrize("stat,expected", [("p95", 95.0), ("p99.9", 99.9), ("p50", 50.0), ("p100", 100.0),
@@ -53,3 +56,37 @@ def test_percentile_ignores_statistic_sets_and_empty_period_is_none():
 
 def test_is_supported():
     assert is_supported("p95") and is_supported("Sum") and not is_supported("IQM")
+
+
+@pytest.mark.parametrize("stat,expected", [("PR(:0.25)", (None, 0.25)), ("PR(0.25:)", (0.25, None)),
+                                           ("PR(0.1:0.5)", (0.1, 0.5)), ("PR(100:2000)", (100.0, 2000.0)),
+                                           ("PR(:)", None), ("PR(0.5:0.1)", None), ("pr(:1)", None),
+                                           ("PR(:1", None), ("PR(a:1)", None), ("p95", None), ("", None)])
+def test_parse_percentile_rank(stat, expected):
+    assert parse_percentile_rank(stat) == expected
+
+
+def test_percentile_rank_is_exclusive_below_and_inclusive_above():
+    values = [(v, 1) for v in (0.1, 0.2, 0.25, 0.3, 0.5)]
+    assert percentile_rank(values, None, 0.25) == 60.0          # 0.1, 0.2, 0.25 <= 0.25
+    assert percentile_rank(values, 0.25, None) == 40.0          # 0.3, 0.5 > 0.25
+    assert percentile_rank(values, 0.2, 0.3) == 40.0            # 0.25, 0.3 (0.2 itself is out)
+    assert statistic("PR(:0.25)", values) == 60.0
+    assert statistic("PR(:0.25)", [], [{"SampleCount": 2, "Sum": 2, "Minimum": 1, "Maximum": 1}]) is None
+    assert percentile_rank([], None, 1) is None and is_supported("PR(:0.25)") and not is_supported("PR(:)")
+
+
+def test_percentile_rank_matches_a_brute_force_count():
+    rng = random.Random(14)
+    for _ in range(200):
+        samples = [round(rng.expovariate(8.0), 3) for _ in range(rng.randint(1, 60))]
+        weighted = {}
+        for v in samples:
+            weighted[v] = weighted.get(v, 0) + 1
+        low = rng.choice([None, round(rng.uniform(0, 0.3), 3), samples[0]])
+        high = rng.choice([None, round(rng.uniform(0.2, 0.6), 3), samples[-1]])
+        if low is None and high is None or (low is not None and high is not None and low > high):
+            continue
+        brute = 100.0 * sum(1 for v in samples if (low is None or v > low) and (high is None or v <= high)) / len(samples)
+        stat = "PR(%s:%s)" % ("" if low is None else repr(low), "" if high is None else repr(high))
+        assert statistic(stat, list(weighted.items())) == pytest.approx(brute), stat

@@ -37,7 +37,18 @@ def test_alb_preset_queries_use_the_dimensions_aws_uses():
     specs = alb_specs()
     queries, index = judge.build_queries(specs, 60)
     by_id = dict((q["Id"], q) for q in queries)
-    assert sorted(by_id) == ["m0_c_d", "m0_c_n", "m0_l_d", "m0_l_n", "m1_c_n", "m1_l_n"]
+    # error_rate: events and requests per side; latency_p95 (a tail): p95 and SampleCount per side, and the percentile
+    # ranks once a reference is known; elb_error_rate: one load-balancer series (no TargetGroup dimension).
+    assert sorted(by_id) == ["m0_c_d", "m0_c_n", "m0_l_d", "m0_l_n", "m1_c_d", "m1_c_n", "m1_l_d", "m1_l_n",
+                             "m2_l_d", "m2_l_n"]
+    assert by_id["m1_l_d"]["MetricStat"]["Stat"] == "SampleCount"
+    assert by_id["m2_l_n"]["MetricStat"]["Metric"] == {"Namespace": "AWS/ApplicationELB",
+                                                       "MetricName": "HTTPCode_ELB_5XX_Count",
+                                                       "Dimensions": [{"Name": "LoadBalancer", "Value": LB}]}
+    with_refs, refs_index = judge.build_queries(specs, 60, thresholds={"latency_p95": 0.125})
+    stats_of = dict((q["Id"], q["MetricStat"]["Stat"]) for q in with_refs)
+    assert stats_of["m1_c_t"] == "PR(:0.125)" and stats_of["m1_c_u"] == "PR(:0.15625)"
+    assert refs_index["m1_l_u"] == ("latency_p95", "live", "u")
     errors_live = by_id["m0_l_n"]["MetricStat"]
     assert errors_live["Metric"] == {"Namespace": "AWS/ApplicationELB", "MetricName": "HTTPCode_Target_5XX_Count",
                                      "Dimensions": [{"Name": "LoadBalancer", "Value": LB},
@@ -64,7 +75,7 @@ def test_ecs_preset_dimensions_and_criticality():
 
 
 def test_overrides_apply_and_bad_specs_are_named():
-    specs = alb_specs({"latency_p95": {"stat": "Average", "max": 0.5}, "error_rate": {"tolerance": 0.5}})
+    specs = alb_specs({"latency_p95": {"kind": "samples", "stat": "Average", "max": 0.5}, "error_rate": {"tolerance": 0.5}})
     assert specs[1]["stat"] == "Average" and specs[1]["max"] == 0.5
     assert specs[0]["tolerance"] == 0.5
 
@@ -80,7 +91,7 @@ def test_overrides_apply_and_bad_specs_are_named():
     ]
     _, errors = judge.normalize_specs(base + bad, {"latency": {"max": 1}, "error_rate": {"tolerence": 1}})
     text = "\n".join(errors)
-    assert "metric 'a': kind must be one of proportion, samples" in text
+    assert "metric 'a': kind must be one of proportion, tail, samples" in text
     assert "metric 'b': a proportion needs denominator_metric_name" in text
     assert "metric 'c': stat 'p' is not a CloudWatch statistic" in text
     assert "metric 'd': tolerance must be a number >= 0" in text
@@ -112,25 +123,41 @@ def series(values, start=0):
     return dict(("2026-11-26T10:%02d:00+00:00" % (start + i), float(v)) for i, v in enumerate(values))
 
 
-def alb_data(live_req, live_err, cand_req, cand_err, live_lat, cand_lat):
-    return {
+def alb_data(live_req, live_err, cand_req, cand_err, live_lat, cand_lat, live_slow=None, cand_slow=None):
+    """Per period: requests, 5xx, p95 and (optional) the percentage of requests slower than U, PR(:U) = 100 - slow."""
+    def ranks(slow, req):
+        return series([100.0 - 100.0 * s / r if r else 100.0 for s, r in zip(slow, req)])
+    data = {
         "error_rate": {"live": {"n": series(live_err), "d": series(live_req)},
                        "candidate": {"n": series(cand_err), "d": series(cand_req)}},
-        "latency_p95": {"live": {"n": series(live_lat)}, "candidate": {"n": series(cand_lat)}},
+        "latency_p95": {"live": {"n": series(live_lat), "d": series(live_req)},
+                        "candidate": {"n": series(cand_lat), "d": series(cand_req)}},
     }
+    if live_slow is not None:
+        data["latency_p95"]["live"].update(t=ranks([5 * r / 100.0 for r in live_req], live_req), u=ranks(live_slow, live_req))
+        data["latency_p95"]["candidate"].update(t=ranks([5 * r / 100.0 for r in cand_req], cand_req),
+                                                u=ranks(cand_slow, cand_req))
+    return data
 
 
 def test_evaluate_builds_the_table_and_decides():
     latency = [0.10, 0.11, 0.105, 0.098, 0.102, 0.107, 0.099, 0.103, 0.101, 0.104]
-    data = alb_data([1000] * 10, [2] * 10, [1000] * 10, [30] * 10, latency, latency)
-    outcome = judge.evaluate(alb_specs(), data)
+    data = alb_data([1000] * 10, [2] * 10, [1000] * 10, [30] * 10, latency, latency, [15] * 10, [14] * 10)
+    refs = judge.tail_references(alb_specs(), data)
+    assert refs["latency_p95"] == pytest.approx(sum(latency) / 10)
+    outcome = judge.evaluate(alb_specs(), data, thresholds=refs)
     rows = dict((r["name"], r) for r in outcome["metrics"])
     assert outcome["decision"] == cs.FAIL and outcome["reason"] == "critical metric failed: error_rate"
     assert rows["error_rate"]["live"] == pytest.approx(0.002) and rows["error_rate"]["candidate"] == pytest.approx(0.03)
     assert rows["error_rate"]["relative_change"] == pytest.approx(14.0)
-    assert rows["error_rate"]["level"] == pytest.approx(0.005)  # alpha 0.01 split over two metrics
-    assert rows["latency_p95"]["verdict"] == cs.PASS
-    assert rows["latency_p95"]["live_count"] == 10
+    assert rows["error_rate"]["level"] == pytest.approx(0.005)  # alpha 0.01 split over the two metrics judged
+    assert rows["error_rate"]["evidence"] == "harm detected"
+    # 1.4 % of the candidate's 10,000 requests slower than 1.25 x live's p95: shown below 5 %, a pass.
+    assert rows["latency_p95"]["verdict"] == cs.PASS and rows["latency_p95"]["evidence"] == "non-inferior"
+    assert rows["latency_p95"]["candidate_count"] == 10000 and rows["latency_p95"]["candidate_events"] == 140
+    assert abs(rows["latency_p95"]["relative_change"]) < 0.05  # same shares at T on both sides: no shift
+    # elb_error_rate is judged against a baseline only: without one it is not in the table.
+    assert "elb_error_rate" not in rows
     assert outcome["score"] == 50.0
     summary = judge.summarize(outcome, elapsed=12.0)
     assert summary.startswith("fail (critical metric failed: error_rate) after 12s, score 50; error_rate fail: ")
@@ -141,7 +168,12 @@ def test_missing_5xx_datapoints_mean_zero_errors_not_nodata():
     data = alb_data([20000] * 10, [], [20000] * 10, [], [0.1] * 10, [0.1] * 10)
     rows = dict((r["name"], r) for r in judge.evaluate(alb_specs(), data)["metrics"])
     assert rows["error_rate"]["candidate_count"] == 200000
-    assert rows["error_rate"]["verdict"] == cs.INCONCLUSIVE  # no errors anywhere: nothing is detectable
+    # No errors on either side of 200,000 requests: shown within 0.25 points of live - zero is evidence, not no data.
+    assert rows["error_rate"]["verdict"] == cs.PASS and rows["error_rate"]["upper_difference"] < 0.0001
+    thin = dict((r["name"], r) for r in judge.evaluate(alb_specs(), alb_data([900] * 5, [], [100] * 5, [], [0.1] * 5,
+                                                                                [0.1] * 5))["metrics"])
+    assert thin["error_rate"]["verdict"] == cs.INCONCLUSIVE  # 0/500 cannot show 0.25 points yet
+    assert "no harm seen" in thin["error_rate"]["reason"]
     empty = judge.evaluate(alb_specs(), {})
     assert [r["verdict"] for r in empty["metrics"]] == [cs.NODATA, cs.NODATA]
     assert empty["decision"] == cs.INCONCLUSIVE
@@ -205,6 +237,36 @@ def test_period_series_gives_every_period_judged_per_side():
     assert sum(p["candidate_trials"] or 0 for p in errors["points"]) == row["candidate_count"]
 
     latency = periods["latency_p95"]
-    assert latency["kind"] == "samples" and latency["stat"] == "p95"
+    assert latency["kind"] == "tail" and latency["stat"] == "p95"
+    assert latency["points"][0]["live_trials"] == 1000 and latency["points"][1]["candidate_trials"] == 0.0
     assert [(p["live"], p["candidate"]) for p in latency["points"]] == [(0.1, 0.15), (0.2, 0.25), (0.3, None)]
     assert judge.period_series(alb_specs(), {})[0]["points"] == []
+
+
+def test_against_the_baseline_the_live_side_is_the_window_before_the_deployment():
+    specs = alb_specs()
+    now = alb_data([0] * 5, [], [1000] * 5, [40] * 5, [0.1] * 5, [0.1] * 5)
+    before = alb_data([1000] * 5, [2] * 5, [0] * 5, [], [0.1] * 5, [0.1] * 5)
+    before["elb_error_rate"] = {"live": {"n": series([1] * 5), "d": series([1000] * 5)}}
+    now["elb_error_rate"] = {"live": {"n": series([1] * 5), "d": series([1000] * 5)}}
+    outcome = judge.evaluate(specs, now, baseline=before, against_baseline=True)
+    rows = dict((r["name"], r) for r in outcome["metrics"])
+    assert rows["error_rate"]["against"] == "baseline" and rows["error_rate"]["live_count"] == 5000
+    assert rows["error_rate"]["verdict"] == cs.FAIL
+    # the load balancer's own 5xx: 0.1 % now as before, 5,000 requests each: shown within 0.25 points
+    assert rows["elb_error_rate"]["verdict"] == cs.PASS and rows["elb_error_rate"]["against"] == "baseline"
+    # Without against_baseline live now served nothing: no data, never a pass.
+    plain = dict((r["name"], r) for r in judge.evaluate(specs, now, baseline=before)["metrics"])
+    assert plain["error_rate"]["verdict"] == cs.NODATA
+
+
+def test_a_lower_is_worse_proportion_reports_the_success_rate():
+    spec = {"name": "checkout", "namespace": "App", "metric_name": "Succeeded", "kind": "proportion",
+            "denominator_metric_name": "Started", "direction": "lower_is_worse", "tolerance": 0.02,
+            "live_dimensions": {"Slot": "a"}, "candidate_dimensions": {"Slot": "b"}}
+    specs, errors = judge.normalize_specs([spec])
+    assert errors == []
+    data = {"checkout": {"live": {"n": series([990] * 10), "d": series([1000] * 10)},
+                         "candidate": {"n": series([900] * 10), "d": series([1000] * 10)}}}
+    row = judge.evaluate(specs, data)["metrics"][0]
+    assert row["verdict"] == cs.FAIL and row["live"] == pytest.approx(0.99) and row["candidate"] == pytest.approx(0.9)
