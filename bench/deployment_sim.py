@@ -52,10 +52,14 @@ SEED = 20261201
 
 # Trials per scenario and driver. A/A-like scenarios carry the 1 % targets (false rollback <= 1 %, healthy reaches
 # 100 % >= 99 %); regressions are compared with their oracle at 0.9 x its power. The judge's looks are the cost
-# (the simulator's own share is under a tenth): "today" stops most deployments in the first step and is the
-# baseline column, so it runs fewer trials than the new policy, whose deployments run every step.
-TRIALS_FULL = {("today", "aa"): 200, ("today", "regression"): 50, ("new", "aa"): 1000, ("new", "regression"): 200}
-TRIALS_QUICK = {("today", "aa"): 20, ("today", "regression"): 8, ("new", "aa"): 20, ("new", "regression"): 8}
+# (the simulator's own share is about a fifth).
+#
+# The full run is sized to the 5-minute budget on one core (measured 2026-12-01: a healthy deployment costs the new
+# judge 0.13-0.28 CPU-s, 30-60 looks; today's 0.03-0.05 s): 100 trials per A/A-like cell and 25 per regression.
+# That resolves 1 % only coarsely (0 or 1 rollback in 100); `--trials 1000` is the resolution run (~45 CPU-min,
+# `--jobs 2` halves the wall time).
+TRIALS_FULL = {("today", "aa"): 100, ("today", "regression"): 25, ("new", "aa"): 100, ("new", "regression"): 25}
+TRIALS_QUICK = {("today", "aa"): 5, ("today", "regression"): 2, ("new", "aa"): 5, ("new", "regression"): 2}
 
 ORACLE_ALPHA = 0.01         # the deployment's false-fail budget (the role's ecs_traffic_shift_alpha)
 TARGET_REACH = 0.99
@@ -63,6 +67,8 @@ TARGET_FALSE_ROLLBACK = 0.01
 TARGET_X5_BY_STEP2 = 0.99
 TARGET_POWER_SHARE = 0.9
 ORACLE_POWER_FLOOR = 0.5
+MIN_PASS_REQUESTS = 50      # the judge's min_requests default: fewer candidate requests cannot show a rate within
+TAIL_TOLERANCE = 0.25       # the presets' tolerance (latency_p95, error_rate)
 STEP_OVERHEAD_S = 2.0       # shift the listener and read it back before a watch starts (bench/README overhead)
 ROLLBACK_OVERHEAD_S = 2.0   # from the decision to the listener back at 100 % live (bench/README: 1.2-2.3 s)
 
@@ -231,10 +237,12 @@ class SimClock(object):
     time = now
 
     def sleep(self, seconds):
-        if seconds < 0 or seconds > 86400:
+        """Move on `seconds`; a due time already past (seconds <= 0) returns at once, as SystemClock does."""
+        if seconds > 86400:
             raise ValueError("simulated sleep of %r s" % (seconds,))
-        self.t += seconds
-        self.slept += seconds
+        if seconds > 0:
+            self.t += seconds
+            self.slept += seconds
 
 
 def traffic_side_params(model, scenario, side):
@@ -265,6 +273,7 @@ class SimCloudWatch(object):
         self.delay = float(model["delay"])
         self.weights = [(-math.inf, 0.0)]  # (time, candidate share) from then on
         self.periods = {}
+        self._sides = {}
         self.candidate_service_from = deployment_start - 120.0  # green deployment before the first shift
         self.mu = math.log(model["latency_p95"]) - model["latency_sigma"] * _NORMAL.inv_cdf(0.95)
         self.side = {side: traffic_side_params(model, scenario, side) for side in ("live", "candidate")}
@@ -332,7 +341,11 @@ class SimCloudWatch(object):
 
     # GetMetricData ---------------------------------------------------------
     def _side_of(self, metric):
+        """live / candidate for a target group's or a service's metric, "lb" for the load balancer's own series
+        (dimension LoadBalancer alone: both target groups together), None for anything else."""
         dims = dict((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+        if metric.get("Namespace") == ALB_NS and dims == {"LoadBalancer": LOAD_BALANCER}:
+            return "lb"
         for side, own in SIDE_DIMS.items():
             if metric.get("Namespace") == ALB_NS and dims.get("TargetGroup") == own["TargetGroup"] \
                     and dims.get("LoadBalancer", LOAD_BALANCER) == LOAD_BALANCER:
@@ -344,6 +357,8 @@ class SimCloudWatch(object):
 
     def value(self, rec, side, namespace, metric_name, stat):
         """One datapoint, or None where CloudWatch has none (a zero count, no requests, a missing period)."""
+        if side == "lb":
+            return self._lb_value(rec, metric_name, stat)
         s = rec["sides"][side]
         if not s["present"]:
             return None
@@ -385,6 +400,18 @@ class SimCloudWatch(object):
         s["cache"][stat] = out
         return out
 
+    def _lb_value(self, rec, metric_name, stat):
+        """The load balancer's own count series: the sum over both target groups' present periods."""
+        if metric_name not in COUNT_METRICS:
+            return None  # latency per load balancer: not simulated (the judge asks it per target group)
+        if stat != "Sum":
+            raise ValueError("simulated CloudWatch answers the load balancer's %s with Sum, not %s" % (metric_name, stat))
+        sides = [s for s in rec["sides"].values() if s["present"]]
+        if not sum(s["requests"] for s in sides):
+            return None
+        count = sum(s[COUNT_METRICS[metric_name]] for s in sides)
+        return float(count) if count else None
+
     def get_metric_data(self, queries, start, end, scan_by="TimestampAscending"):
         """MetricDataResults for `queries` over [start, end) (epoch seconds or datetimes) as of the clock's now."""
         self.calls += 1
@@ -399,6 +426,7 @@ class SimCloudWatch(object):
         if last - first > 100800:
             raise ValueError("too many datapoints requested")
         idxs = [i for i in range(first, last) if i * self.period < end and self.visible(i, now)]
+        recs = [(self.record(i), _stamp(i * self.period)) for i in idxs]
         out = []
         for q in queries:
             ms = q["MetricStat"]
@@ -406,13 +434,18 @@ class SimCloudWatch(object):
             if int(ms["Period"]) != self.period:
                 raise ValueError("simulated CloudWatch publishes %d s periods, query %s asks %r"
                                  % (self.period, q["Id"], ms["Period"]))
-            side = self._side_of(metric)
+            key = (metric.get("Namespace"), metric.get("MetricName"), ms["Stat"],
+                   tuple(sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))))
+            side = self._sides.get(key, False)
+            if side is False:
+                side = self._sides[key] = self._side_of(metric)
             stamps, values = [], []
             if side is not None:
-                for i in idxs:
-                    v = self.value(self.record(i), side, metric["Namespace"], metric["MetricName"], ms["Stat"])
+                value, ns, name, stat = self.value, metric["Namespace"], metric["MetricName"], ms["Stat"]
+                for rec, stamp in recs:
+                    v = value(rec, side, ns, name, stat)
                     if v is not None:
-                        stamps.append(_stamp(i * self.period))
+                        stamps.append(stamp)
                         values.append(v)
             if scan_by != "TimestampAscending":
                 stamps.reverse()
@@ -441,10 +474,22 @@ class SimCloudWatch(object):
 _STAMPS = {}
 
 
+class _Timestamp(datetime.datetime):
+    """A datapoint's timestamp, as boto3 gives it (a UTC datetime), that formats itself once."""
+
+    def isoformat(self, *args, **kwargs):
+        if args or kwargs:
+            return datetime.datetime.isoformat(self, *args, **kwargs)
+        text = self.__dict__.get("_iso")
+        if text is None:
+            text = self.__dict__["_iso"] = datetime.datetime.isoformat(self)
+        return text
+
+
 def _stamp(epoch):
     ts = _STAMPS.get(epoch)
     if ts is None:
-        ts = _STAMPS[epoch] = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+        ts = _STAMPS[epoch] = _Timestamp.fromtimestamp(epoch, datetime.timezone.utc)
         if len(_STAMPS) > 200000:
             _STAMPS.clear()
     return ts
@@ -458,33 +503,51 @@ def _epoch(value):
 # Traffic models and scenarios
 # ---------------------------------------------------------------------------
 
-def _yaml(path):
+TODAY_REV = "47e9012"  # main before issue 13: the judge, role defaults and inventories of the "today" column
+
+
+def read_source(path, rev=None):
+    """A file of this checkout, or of git revision `rev` of it (git show)."""
+    if rev is None:
+        with open(os.path.join(ROOT, path)) as f:
+            return f.read()
+    import subprocess
+    return subprocess.run(["git", "-C", ROOT, "show", "%s:%s" % (rev, path)], check=True, capture_output=True,
+                          text=True, timeout=60).stdout
+
+
+def _yaml(path, rev=None):
     import yaml  # PyYAML comes with ansible-core
-    with open(os.path.join(ROOT, path)) as f:
-        return yaml.safe_load(f) or {}
+    return yaml.safe_load(read_source(path, rev)) or {}
 
 
-def inventory_policy(group_vars):
-    """The traffic-shift settings an inventory gives the role: its group_vars over the role's defaults."""
-    defaults = _yaml("roles/ecs_traffic_shift/defaults/main.yml")
-    merged = dict(defaults)
+def inventory_policy(group_vars, rev=None):
+    """The traffic-shift settings an inventory gives the role: its group_vars over the role's defaults (at git
+    revision `rev`, or as checked out)."""
+    merged = dict(_yaml("roles/ecs_traffic_shift/defaults/main.yml", rev))
     for path in group_vars:
-        merged.update(_yaml(path))
+        merged.update(_yaml(path, rev))
     steps = []
     for raw in merged["ecs_validate_steps"]:
-        steps.append({"percent": int(raw["percent"]), "watch_seconds": int(raw["watch_seconds"]),
-                      "spending": raw.get("spending")})
+        step = {"percent": int(raw["percent"]), "watch_seconds": int(raw["watch_seconds"])}
+        if raw.get("spending"):
+            step["spending"] = raw["spending"]
+        steps.append(step)
     return {
         "steps": steps,
         "period": int(merged["ecs_traffic_shift_period"]),
+        "metric_delay": int(merged.get("ecs_traffic_shift_metric_delay", 0)),
+        "baseline_seconds": int(merged.get("ecs_traffic_shift_baseline_seconds", 0)),
         "preset": merged["ecs_traffic_shift_preset"],
         "alpha": float(merged["ecs_traffic_shift_alpha"]),
+        "pass_alpha": float(merged.get("ecs_traffic_shift_pass_alpha", 0.05)),
         "spending": merged["ecs_traffic_shift_spending"],
         "inconclusive_policy": merged["ecs_traffic_shift_inconclusive_policy"],
+        "max_extensions": int(merged.get("ecs_traffic_shift_max_extensions", 1)),
         "extension_seconds": int(merged["ecs_traffic_shift_extension_seconds"]),
         "inconclusive_fallback": merged["ecs_traffic_shift_inconclusive_fallback"],
         "metric_overrides": merged.get("ecs_traffic_shift_metric_overrides") or {},
-        "source": list(group_vars),
+        "source": ["%s%s" % ("%s:" % rev if rev else "", path) for path in group_vars],
     }
 
 
@@ -502,9 +565,10 @@ MODELS = (
     # The busy service: 200 requests/s, 0.5 % 5xx, same schedule and policy.
     dict(name="busy", label="busy 200rps", rps=200.0, error_rate=0.005, elb_share=0.1, period=60, delay=60,
          policy_vars=PRODUCTION_VARS, **dict(_LATENCY, **_ECS)),
-    # The lab's rate (time_to_rollback.py's 50 requests/s), 5 s periods, inventories/lab's schedule and policy.
-    # Its healthy release serves no 5xx at all; 0.5 % stands in so that ratios mean something.
-    dict(name="lab", label="lab 50rps", rps=50.0, error_rate=0.005, elb_share=0.1, period=5, delay=5,
+    # The lab's rate (time_to_rollback.py's 50 requests/s), 5 s periods published 2 s after they end (the lab
+    # inventory's metric_delay), inventories/lab's schedule and policy. Its healthy release serves no 5xx at all;
+    # 0.5 % stands in so that ratios mean something.
+    dict(name="lab", label="lab 50rps", rps=50.0, error_rate=0.005, elb_share=0.1, period=5, delay=2,
          policy_vars=LAB_VARS, **dict(_LATENCY, **_ECS)),
 )
 
@@ -573,20 +637,52 @@ def load_modules(accelerate=False):
             _MODULES[name] = importlib.import_module(base + name)
         except ImportError:
             _MODULES[name] = None
-    _MODULES["accelerated"] = False
-    if accelerate:
-        try:
-            sys.path.insert(0, HERE)
-            import judge_accuracy
-        except ImportError:
-            judge_accuracy = None
-        if judge_accuracy is not None:
-            _MODULES["accelerated"] = bool(judge_accuracy._accelerate(_MODULES["canary_stats"]))
+    _MODULES["accelerate"] = accelerate
+    _MODULES["accelerated"] = bool(accelerate and _accelerate(_MODULES["canary_stats"]))
     return _MODULES
 
 
-def specs_for(preset, overrides=None):
-    judge = load_modules()["canary_judge"]
+_JUDGE_IMPORT = "from ansible_collections.progressive.delivery.plugins.module_utils import canary_stats as stats\n"
+
+
+def load_today(accelerate=None):
+    """canary_judge / canary_stats as they were at TODAY_REV (git show), as modules of their own; None without
+    git or that revision (a shallow clone): the "today" column is then left out."""
+    if "today" in _MODULES:
+        return _MODULES["today"]
+    import types
+    try:
+        stats_src = read_source("plugins/module_utils/canary_stats.py", TODAY_REV)
+        judge_src = read_source("plugins/module_utils/canary_judge.py", TODAY_REV)
+    except Exception as e:  # git missing, not a repository, revision unknown
+        print("deployment_sim: no %s judge to run as today's (%s)" % (TODAY_REV, str(e).strip()[:200]), file=sys.stderr)
+        _MODULES["today"] = None
+        return None
+    if _JUDGE_IMPORT not in judge_src:
+        raise RuntimeError("canary_judge at %s does not import canary_stats as expected" % TODAY_REV)
+    stats = types.ModuleType("today_canary_stats")
+    exec(compile(stats_src, "%s:plugins/module_utils/canary_stats.py" % TODAY_REV, "exec"), stats.__dict__)
+    judge = types.ModuleType("today_canary_judge")
+    judge.__dict__["stats"] = stats
+    exec(compile(judge_src.replace(_JUDGE_IMPORT, ""), "%s:plugins/module_utils/canary_judge.py" % TODAY_REV, "exec"),
+         judge.__dict__)
+    if accelerate if accelerate is not None else _MODULES.get("accelerate"):
+        _accelerate(stats)
+    _MODULES["today"] = {"canary_judge": judge, "canary_stats": stats}
+    return _MODULES["today"]
+
+
+def _accelerate(stats):
+    try:
+        sys.path.insert(0, HERE)
+        import judge_accuracy
+    except ImportError:
+        return False
+    return bool(judge_accuracy._accelerate(stats))
+
+
+def specs_for(preset, overrides=None, judge=None):
+    judge = judge or load_modules()["canary_judge"]
     kwargs = dict(load_balancer=LOAD_BALANCER, live_target_group=SIDE_DIMS["live"]["TargetGroup"],
                   candidate_target_group=SIDE_DIMS["candidate"]["TargetGroup"], cluster=CLUSTER,
                   live_service=SIDE_DIMS["live"]["ServiceName"], candidate_service=SIDE_DIMS["candidate"]["ServiceName"])
@@ -614,23 +710,30 @@ class Deployment(object):
         self.coarse_passes = 0       # metric passes whose data could not have failed them
         self.passes = 0
         self.looks = 0
+        self.worse_metric = None     # the metric the scenario makes worse than its margin, if any
+        self.wrong_pass = False
 
     def shift(self, percent):
         if self.first_shift is None and percent > 0:
             self.first_shift = self.clock.now()
         self.sim.shift(percent)
 
-    def note_rows(self, rows, tolerance_of):
-        """Count metric passes, and passes the data could not have failed (no candidate data, or an MDE
-        beyond the tolerance)."""
+    def note_rows(self, rows):
+        """Of a watch's deciding look: count metric passes, passes the data could not have failed (no candidate
+        data, fewer than MIN_PASS_REQUESTS candidate requests for a rate or a tail, or an MDE beyond the tolerance),
+        and passes of the metric the scenario made worse by more than its margin (`wrong_pass`)."""
         for row in rows:
             if row.get("verdict") != "pass":
                 continue
             self.passes += 1
-            tol = tolerance_of.get(row.get("name"), row.get("tolerance"))
+            tol = row.get("tolerance")
             mde = row.get("mde_ratio")
-            if not row.get("candidate_count") or (mde is not None and tol is not None and mde - 1.0 > tol + 1e-9):
+            count = row.get("candidate_count")
+            if not count or (row.get("kind") in ("proportion", "rate", "tail") and count < MIN_PASS_REQUESTS) \
+                    or (mde is not None and tol is not None and mde - 1.0 > tol + 1e-9):
                 self.coarse_passes += 1
+            if row.get("name") == self.worse_metric:
+                self.wrong_pass = True
 
     def roll_back(self, step_index, cause):
         self.clock.sleep(ROLLBACK_OVERHEAD_S)
@@ -642,6 +745,7 @@ class Deployment(object):
         out = {"outcome": self.outcome, "rollback_step": self.rollback_step, "rollback_cause": self.rollback_cause,
                "reached_100": any(r["percent"] == 100 for r in self.step_rows), "asked": self.asked,
                "coarse_passes": self.coarse_passes, "passes": self.passes, "looks": self.looks,
+               "wrong_pass": self.wrong_pass,
                "steps": [dict((k, r[k]) for k in ("percent", "decision", "action")) for r in self.step_rows]}
         if self.outcome == "rolled_back" and self.first_shift is not None:
             req, err = self.sim.candidate_served(self.rollback_at)
@@ -650,13 +754,12 @@ class Deployment(object):
         return out
 
 
-# "today": cw_compare's watch loop + step.yml's ternaries ------------------------------------------------
+# "today": cw_compare's watch loop + step.yml's ternaries, as of TODAY_REV -----------------------------------
 
-def today_watch(dep, specs, queries, index, window_start, watch_seconds, period, alpha, spending):
-    """plugins/modules/cw_compare.py's watch mode on the simulated clock: a look every period over the window
-    from window_start to now (aligned to whole periods), O'Brien-Fleming (or the step's) spending carried from look
-    to look, an early return on fail."""
-    judge = load_modules()["canary_judge"]
+def today_watch(dep, judge, specs, queries, index, window_start, watch_seconds, period, alpha, spending):
+    """plugins/modules/cw_compare.py's watch mode (TODAY_REV) on the simulated clock: a look every period over the
+    window from window_start to now (aligned to whole periods), alpha spending carried from look to look, an early
+    return on fail."""
     clock = dep.clock
     started = clock.now()
     interval = period
@@ -670,16 +773,16 @@ def today_watch(dep, specs, queries, index, window_start, watch_seconds, period,
         outcome = judge.evaluate(specs, data, look=look, looks=looks, alpha=alpha, spent=spent, spending=spending)
         spent = outcome["spent"]
         dep.looks += 1
-        dep.note_rows(outcome["metrics"], {})
         if outcome["decision"] == "fail":
             break
+    dep.note_rows(outcome["metrics"])
     return outcome
 
 
 def today_deployment(dep, policy):
-    """roles/ecs_traffic_shift/tasks/step.yml, unattended: pause finds no terminal and rolls back."""
-    judge = load_modules()["canary_judge"]
-    specs = specs_for(policy["preset"], policy["metric_overrides"])
+    """roles/ecs_traffic_shift/tasks/step.yml (TODAY_REV), unattended: pause finds no terminal and rolls back."""
+    judge = load_today()["canary_judge"]
+    specs = specs_for(policy["preset"], policy["metric_overrides"], judge)
     period = policy["period"]
     queries, index = judge.build_queries(specs, period)
     extend = policy["inconclusive_policy"] == "extend"
@@ -695,9 +798,10 @@ def today_deployment(dep, policy):
             window_start = now
         previous_start = now
         spending = step.get("spending") or policy["spending"]
-        verdict = today_watch(dep, specs, queries, index, window_start, step["watch_seconds"], period, alpha, spending)
+        verdict = today_watch(dep, judge, specs, queries, index, window_start, step["watch_seconds"], period, alpha,
+                              spending)
         if extend and verdict["decision"] == "inconclusive":
-            verdict = today_watch(dep, specs, queries, index, window_start,
+            verdict = today_watch(dep, judge, specs, queries, index, window_start,
                                   policy["extension_seconds"] or step["watch_seconds"], period, alpha, spending)
         decision = verdict["decision"]
         if decision != "inconclusive":
@@ -708,8 +812,7 @@ def today_deployment(dep, policy):
         dep.step_rows.append({"percent": step["percent"], "decision": decision, "action": action})
         if action == "ask":
             dep.asked += 1
-            action = "rollback"  # no terminal: pause returns at once, and no answer is not a yes
-            dep.roll_back(i, "fallback")
+            dep.roll_back(i, "fallback")  # no terminal: pause returns at once, and no answer is not a yes
             return dep
         if action == "rollback":
             dep.roll_back(i, "fail" if decision == "fail" else "fallback")
@@ -718,7 +821,7 @@ def today_deployment(dep, policy):
     return dep
 
 
-# "new": canary_watch.watch + deploy_policy.step_action (issue 13), when they exist ---------------------------
+# "new": canary_watch.watch + deploy_policy.step_action (issue 13) ------------------------------------------------
 
 def new_available():
     mods = load_modules()
@@ -726,62 +829,86 @@ def new_available():
                 and hasattr(mods["canary_watch"], "watch") and hasattr(mods["deploy_policy"], "step_action"))
 
 
-def new_policy(model):
-    """The shipped inventory's policy as deploy_policy describes it (production_policy / lab_policy)."""
-    policy = load_modules()["deploy_policy"]
-    return policy.lab_policy() if model["policy_vars"] == LAB_VARS else policy.production_policy()
-
-
 def new_deployment(dep, policy):
-    """The lead's API (API-13.md): every step a canary_watch.watch, then deploy_policy.step_action on its verdict;
-    `extend` watches again over the grown window, `hold` / `ask` are what an unattended run cannot answer."""
+    """roles/ecs_traffic_shift (main.yml, step.yml, compare.yml) and cw_compare's main() as checked out, unattended.
+
+    The role plans the steps (deploy_policy.shift_plan: positions, look offsets, the deployment's total looks) and
+    per step shifts, notes the first shift, and calls cw_compare with the window pooled since the first shift (the
+    100 % step: since its own shift, against live's baseline window before the first shift), the alpha spent so far
+    and the records of the steps before. cw_compare reads the baseline, watches (canary_watch.watch), asks
+    deploy_policy.step_action, and on `hold` watches longer over the grown window from the same start, up to
+    max_extensions times. The module's orchestration is copied here (it lives in its main(), not in module_utils);
+    `ask` finds no terminal and rolls back."""
     mods = load_modules()
-    watch_mod, pol = mods["canary_watch"], mods["deploy_policy"]
-    steps, errors = pol.validate_schedule(policy["steps"])
+    judge, watcher, pol = mods["canary_judge"], mods["canary_watch"], mods["deploy_policy"]
+    specs = specs_for(policy["preset"], policy["metric_overrides"], judge)
+    period, delay = policy["period"], policy["metric_delay"]
+    extend = policy["inconclusive_policy"] == "extend"
+    plan = pol.shift_plan(policy["steps"], 0, period, delay, policy["max_extensions"] if extend else 0,
+                          policy["extension_seconds"])
+    module_policy, errors = pol.validate_policy({"inconclusive": policy["inconclusive_policy"],
+                                                 "max_extensions": policy["max_extensions"],
+                                                 "fallback": policy["inconclusive_fallback"]})
     if errors:
         raise ValueError("; ".join(errors))
-    specs = specs_for(policy.get("preset", "alb_ecs"), policy.get("metric_overrides"))
-    period = int(policy.get("period", dep.sim.period))
-    history = []
-    spent = None
-    looks_so_far = 0
-    for i, step in enumerate(steps):
+    clock, fetch = dep.clock, dep.sim.fetch
+    first_shift, spent, results = None, {}, []
+    for step in plan["todo"]:
         dep.shift(step["percent"])
         dep.clock.sleep(STEP_OVERHEAD_S)
-        window_start = dep.clock.now()
-        question = step.get("question") or ("pass" if i == len(steps) - 1 else "no_harm")
-        extensions = 0
-        while True:  # bounded: at most MAX_EXTENSIONS watches per step
-            outcome = watch_mod.watch(
-                specs, dep.sim.fetch, dep.clock, window_start, step["watch_seconds"], period, dep.sim.delay,
-                policy.get("alpha", 0.01), step.get("spending") or policy.get("spending", "obrien_fleming"),
-                spent=spent, look_offset=looks_so_far, total_looks=None, question=question, baseline=None)
-            spent = outcome.get("spent", spent)
-            looks_so_far += int(outcome.get("looks") or 0)
-            dep.looks += int(outcome.get("looks") or 0)
-            dep.note_rows(outcome.get("metrics", []), {})
-            action = pol.step_action(outcome, step, policy, history)
-            history.append({"step": i, "percent": step["percent"], "verdict": outcome, "action": action})
-            if action["action"] != "extend" or extensions >= 4:
+        shifted_at = float(int(clock.now()))  # the role notes now(fmt='%s') | int
+        first_shift = first_shift or shifted_at
+        start = shifted_at if step["position"] == "last" else first_shift
+        # cw_compare main(): the baseline window, then the watch and the policy's holds.
+        base_window = judge.align_window(first_shift - policy["baseline_seconds"], first_shift, period)
+        baseline, thresholds = watcher.read_baseline(fetch, specs, period, base_window[0], base_window[1])
+        common = dict(period=period, delay=delay, alpha=policy["alpha"],
+                      spending=step.get("spending") or policy["spending"], pass_alpha=policy["pass_alpha"],
+                      power=0.8, baseline=baseline, against_baseline=step["position"] == "last",
+                      thresholds=thresholds)
+        outcome = watcher.watch(specs, fetch, clock, start, step["watch_seconds"], spent=spent,
+                                look_offset=step["look_offset"], total_looks=plan["total_looks"], **common)
+        looks_taken = outcome["watch_looks"]
+        dep.note_rows(outcome["metrics"])
+        history = list(results)
+        step_arg = {"percent": step["percent"], "index": step["index"], "count": step["count"]}
+        for _attempt in range(module_policy["max_extensions"] + 1):  # bounded as in cw_compare
+            decision = pol.step_action(outcome, step_arg, module_policy, history)
+            if decision["action"] != pol.HOLD:
                 break
-            extensions += 1
-        act = action["action"] if action["action"] != "extend" else "hold"
-        dep.step_rows.append({"percent": step["percent"], "decision": outcome.get("decision"), "action": act})
-        if act in ("ask", "hold"):
+            history.append({"percent": step["percent"], "action": pol.HOLD, "reason": decision["reason"]})
+            more = policy["extension_seconds"] or step["watch_seconds"] or period
+            elapsed_watch = max(0.0, clock.now() - start)
+            outcome = watcher.watch(specs, fetch, clock, start, elapsed_watch + more, spent=outcome["spent"],
+                                    look_offset=step["look_offset"] + looks_taken, total_looks=plan["total_looks"],
+                                    **common)
+            looks_taken += outcome["watch_looks"]
+            dep.note_rows(outcome["metrics"])
+        else:
+            decision = pol.step_action(outcome, step_arg, module_policy, history)
+        dep.looks += looks_taken
+        spent = outcome.get("spent", spent)
+        action = decision["action"]
+        dep.step_rows.append({"percent": step["percent"], "decision": outcome.get("decision"), "action": action,
+                              "looks": looks_taken, "holds": sum(1 for h in history if h.get("action") == pol.HOLD)
+                              - sum(1 for h in results if h.get("action") == pol.HOLD)})
+        results.append({"percent": step["percent"], "action": action if action != pol.ASK else "rollback"})
+        if action == pol.ASK:
             dep.asked += 1
-            dep.roll_back(i, "fallback")
+            dep.roll_back(len(dep.step_rows) - 1, "fallback")  # no terminal: no answer is not a yes
             return dep
-        if act == "rollback":
-            dep.roll_back(i, "fail" if outcome.get("decision") == "fail" else "fallback")
+        if action == pol.ROLLBACK:
+            dep.roll_back(len(dep.step_rows) - 1, "fail" if outcome.get("decision") == "fail" else "fallback")
             return dep
     dep.outcome = "completed"
     return dep
 
 
 ADAPTERS = {
-    "today": {"available": lambda: True, "policy": lambda model: inventory_policy(model["policy_vars"]),
-              "run": today_deployment},
-    "new": {"available": new_available, "policy": new_policy, "run": new_deployment},
+    "today": {"available": lambda: load_today() is not None,
+              "policy": lambda model: inventory_policy(model["policy_vars"], TODAY_REV), "run": today_deployment},
+    "new": {"available": new_available, "policy": lambda model: inventory_policy(model["policy_vars"]),
+            "run": new_deployment},
 }
 
 
@@ -845,6 +972,22 @@ def trial_seed(seed, *parts):
     return int.from_bytes(digest[:8], "big")
 
 
+def worse_metric(model, scenario, abs_margin):
+    """The preset metric the scenario makes worse than its margin (error_rate: max(25 % of live's rate,
+    abs_margin); latency_p95: a p95 more than 25 % above live's), or None."""
+    live, _ = traffic_side_params(model, scenario, "live")
+    cand, shift = traffic_side_params(model, scenario, "candidate")
+    if cand - live > max(TAIL_TOLERANCE * live, abs_margin) + 1e-12:
+        return "error_rate"
+    if shift - 1.0 > TAIL_TOLERANCE + 1e-9:
+        return "latency_p95"
+    return None
+
+
+def adapter_judge(adapter_name):
+    return (load_today() if adapter_name == "today" else load_modules())["canary_judge"]
+
+
 def run_trial(model, scenario, adapter_name, policy, seed):
     rng = random.Random(seed)
     period = model["period"]
@@ -853,20 +996,52 @@ def run_trial(model, scenario, adapter_name, policy, seed):
     clock = SimClock(t0)
     sim = SimCloudWatch(model, scenario, rng, clock, t0)
     dep = Deployment(sim, clock, policy["steps"])
-    ADAPTERS[adapter_name]["run"](dep, policy)
+    dep.worse_metric = worse_metric(model, scenario, getattr(adapter_judge(adapter_name), "DEFAULT_ABS_MARGIN", 0.0))
+    try:
+        ADAPTERS[adapter_name]["run"](dep, policy)
+    except Exception as e:  # the judge or the policy raised: cw_compare would fail, and the role's rescue roll back
+        import traceback
+        frame = traceback.extract_tb(e.__traceback__)[-1]
+        dep.step_rows.append({"percent": dep.sim.candidate_share(clock.now()) * 100, "decision": "error",
+                              "action": "rollback"})
+        dep.roll_back(len(dep.step_rows) - 1, "error")
+        out = dep.result()
+        out["error"] = "%s: %s at %s:%d (%s)" % (type(e).__name__, e, os.path.basename(frame.filename), frame.lineno,
+                                                 frame.name)
+        return out
     return dep.result()
 
 
-def run_cell(model, scenario, adapter_name, trials, seed):
-    policy = ADAPTERS[adapter_name]["policy"](model)
-    started = time.process_time()
-    results = [run_trial(model, scenario, adapter_name, policy,
-                         trial_seed(seed, model["name"], scenario["name"], adapter_name, t)) for t in range(trials)]
-    cpu = time.process_time() - started
-    rng = random.Random(trial_seed(seed, model["name"], scenario["name"], "oracle"))
+_POLICIES = {}
+
+
+def policy_for(adapter_name, model):
+    key = (adapter_name, model["name"])
+    if key not in _POLICIES:
+        _POLICIES[key] = ADAPTERS[adapter_name]["policy"](model)
+    return _POLICIES[key]
+
+
+def run_chunk(task):
+    """Trials first .. first + count - 1 of one cell, and their oracle draws (seeded per trial, so the figures do
+    not depend on how the trials are chunked over workers)."""
+    model_name, scenario_name, adapter_name, first, count, seed = task
+    model, scenario = model_by_name(model_name), scenario_by_name(scenario_name)
+    policy = policy_for(adapter_name, model)
     level = oracle_level(policy)
-    oracle = [oracle_trial(model, scenario, policy["steps"], rng, level) for _t in range(trials)]
-    return summarize(model, scenario, adapter_name, policy, results, oracle, cpu)
+    started = time.process_time()
+    results, oracle = [], []
+    for t in range(first, first + count):
+        results.append(run_trial(model, scenario, adapter_name, policy,
+                                 trial_seed(seed, model_name, scenario_name, adapter_name, t)))
+        oracle.append(oracle_trial(model, scenario, policy["steps"],
+                                   random.Random(trial_seed(seed, model_name, scenario_name, "oracle", t)), level))
+    return (model_name, scenario_name, adapter_name), first, results, oracle, time.process_time() - started
+
+
+def run_cell(model, scenario, adapter_name, trials, seed):
+    key, _first, results, oracle, cpu = run_chunk((model["name"], scenario["name"], adapter_name, 0, trials, seed))
+    return summarize(model, scenario, adapter_name, policy_for(adapter_name, model), results, oracle, cpu)
 
 
 def _median(values):
@@ -895,6 +1070,8 @@ def summarize(model, scenario, adapter_name, policy, results, oracle, cpu):
         "rolled_back": len(rolled) / float(n),
         "rolled_back_fail": sum(1 for r in rolled if r["rollback_cause"] == "fail") / float(n),
         "rolled_back_fallback": sum(1 for r in rolled if r["rollback_cause"] == "fallback") / float(n),
+        "errors": sum(1 for r in rolled if r["rollback_cause"] == "error") / float(n),
+        "error_examples": sorted(set(r["error"] for r in results if r.get("error")))[:3],
         "rolled_back_by_step": by_step,
         "rolled_back_fail_by_step2": sum(1 for r in rolled if r["rollback_cause"] == "fail"
                                          and r["rollback_step"] <= 1) / float(n),
@@ -906,6 +1083,9 @@ def summarize(model, scenario, adapter_name, policy, results, oracle, cpu):
         "errors_exposed_median": _median([r["candidate_errors_exposed"] for r in rolled
                                           if "candidate_errors_exposed" in r]),
         "coarse_passes": sum(r["coarse_passes"] for r in results),
+        "wrong_pass": (sum(1 for r in results if r["wrong_pass"]) / float(n)
+                       if worse_metric(model, scenario, getattr(adapter_judge(adapter_name), "DEFAULT_ABS_MARGIN", 0.0))
+                       else None),
         "metric_passes": sum(r["passes"] for r in results),
         "looks_mean": sum(r["looks"] for r in results) / float(n),
         "oracle_power": oracle_power,
@@ -962,6 +1142,11 @@ def check_targets(rows):
                 "%.1f periods (%.0f s)" % (periods, r["seconds_exposed_median"]), "<= 2 periods")
     for adapter in sorted(set(r["adapter"] for r in rows)):
         mine = [r for r in rows if r["adapter"] == adapter]
+        broken = [r for r in mine if r.get("errors")]
+        add("the judge and the policy never raise", "every trial [%s]" % adapter, not broken,
+            "; ".join("%s %s: %.1f%% (%s)" % (r["model_label"], r["scenario"], 100 * r["errors"],
+                                               " | ".join(r["error_examples"])) for r in broken) or "no exception",
+            "none")
         bad = sum(r["coarse_passes"] for r in mine)
         add("never pass on a metric whose data could not have failed it", "every look of every trial [%s]" % adapter,
             bad == 0, "%d of %d metric passes without candidate data or with an MDE beyond the tolerance"
@@ -977,20 +1162,22 @@ def _num(x, pattern="%.0f"):
     return "-" if x is None else pattern % x
 
 
-TABLE_HEADER = ("schedule", "scenario", "driver", "trials", "done %", "at 100 %", "rolled back % (fail / fallback)",
-                "by step %", "asked %", "t exposed s", "cand. req", "cand. 5xx", "oracle")
+TABLE_HEADER = ("schedule", "scenario", "driver", "trials", "done %", "at 100 %",
+                "rolled back % (fail / fallback[ / error])", "by step %", "asked %", "t exposed s", "cand. req",
+                "cand. 5xx", "wrong pass %", "oracle")
 
 
 def table_lines(rows):
     lines = []
     for r in rows:
         by_step = " / ".join("%s" % _pct(p) for p in r["rolled_back_by_step"])
+        causes = "%s / %s" % (_pct(r["rolled_back_fail"]), _pct(r["rolled_back_fallback"]))
+        if r.get("errors"):
+            causes += " / %s" % _pct(r["errors"])
         lines.append((r["model_label"], r["scenario"], r["adapter"], str(r["trials"]), _pct(r["completed"]),
-                      _pct(r["reached_100"]),
-                      "%s (%s / %s)" % (_pct(r["rolled_back"]), _pct(r["rolled_back_fail"]),
-                                        _pct(r["rolled_back_fallback"])),
+                      _pct(r["reached_100"]), "%s (%s)" % (_pct(r["rolled_back"]), causes),
                       by_step, _pct(r["asked"]), _num(r["seconds_exposed_median"]),
-                      _num(r["requests_exposed_median"]), _num(r["errors_exposed_median"]),
+                      _num(r["requests_exposed_median"]), _num(r["errors_exposed_median"]), _pct(r.get("wrong_pass")),
                       "-" if r["oracle_power"] is None else "%.3f" % r["oracle_power"]))
     return lines
 
@@ -1068,6 +1255,8 @@ def parse_args(argv):
     p.add_argument("--only", default=None, help="run only cells whose '<model> <scenario>' contains this text")
     p.add_argument("--adapter", action="append", choices=sorted(ADAPTERS),
                    help="driver(s) to run (default: every one available)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: the CPU budget is one core's)")
+    p.add_argument("--chunk", type=int, default=50, help="trials per work unit")
     p.add_argument("--out", default=RESULTS)
     p.add_argument("--pure", action="store_true", help="run the judge's own binomial tail and power (slow)")
     p.add_argument("--update-readme", action="store_true", help="replace the section between the markers in README.md")
@@ -1081,16 +1270,16 @@ def main(argv=None):
     counts = dict(TRIALS_QUICK if args.quick else TRIALS_FULL)
     if args.trials:
         counts = dict((k, args.trials) for k in counts)
-    if min(counts.values()) < 1:
-        raise SystemExit("--trials must be >= 1")
+    if min(counts.values()) < 1 or args.jobs < 1 or args.chunk < 1:
+        raise SystemExit("--trials, --jobs and --chunk must be >= 1")
     wanted = args.adapter or sorted(ADAPTERS, reverse=True)  # today first
     adapters = [a for a in wanted if ADAPTERS[a]["available"]()]
     skipped = [a for a in wanted if a not in adapters]
     if skipped:
-        print("deployment_sim: driver(s) %s not available (canary_watch.watch / deploy_policy.step_action missing); "
-              "running %s" % (", ".join(skipped), ", ".join(adapters)), file=sys.stderr)
-    started, cpu0 = time.monotonic(), time.process_time()
-    rows = []
+        print("deployment_sim: driver(s) %s not available; running %s" % (", ".join(skipped), ", ".join(adapters)),
+              file=sys.stderr)
+    started = time.monotonic()
+    cells, tasks = [], []
     for model in MODELS:
         for scenario in SCENARIOS:
             if args.only and args.only not in "%s %s" % (model["name"], scenario["name"]):
@@ -1098,12 +1287,32 @@ def main(argv=None):
             if model["name"] not in scenario.get("models", (model["name"],)):
                 continue
             for adapter in adapters:
-                rows.append(run_cell(model, scenario, adapter, counts[(adapter, scenario["kind"])], args.seed))
+                policy_for(adapter, model)  # read once, before any fork
+                trials = counts[(adapter, scenario["kind"])]
+                cells.append((model, scenario, adapter))
+                tasks += [(model["name"], scenario["name"], adapter, first, min(args.chunk, trials - first), args.seed)
+                          for first in range(0, trials, args.chunk)]
+    done = {}
+    if args.jobs == 1:
+        outputs = map(run_chunk, tasks)
+        for key, first, results, oracle, cpu in outputs:
+            done.setdefault(key, []).append((first, results, oracle, cpu))
+    else:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            for key, first, results, oracle, cpu in pool.imap_unordered(run_chunk, tasks):
+                done.setdefault(key, []).append((first, results, oracle, cpu))
+    rows = []
+    for model, scenario, adapter in cells:
+        chunks = sorted(done[(model["name"], scenario["name"], adapter)], key=lambda c: c[0])
+        rows.append(summarize(model, scenario, adapter, policy_for(adapter, model),
+                              [r for c in chunks for r in c[1]], [o for c in chunks for o in c[2]],
+                              sum(c[3] for c in chunks)))
     checks = check_targets(rows)
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(), "trials": counts, "seed": args.seed, "adapters": adapters,
             "wall_seconds": round(time.monotonic() - started, 1),
-            "cpu_seconds": round(time.process_time() - cpu0, 1), "load_start": load_start,
+            "cpu_seconds": round(sum(r["cpu_seconds"] for r in rows), 1), "jobs": args.jobs, "load_start": load_start,
             "load_end": [round(x, 2) for x in os.getloadavg()], "oracle_alpha": ORACLE_ALPHA,
             "step_overhead_s": STEP_OVERHEAD_S, "rollback_overhead_s": ROLLBACK_OVERHEAD_S,
             "judge_sha256": judge_fingerprint(), "accelerated": _MODULES.get("accelerated"),

@@ -6,6 +6,7 @@ brute force, the simulated GetMetricData's AWS shape, the scenario knobs, the in
 
 import datetime
 import math
+import os
 import random
 import statistics
 
@@ -247,6 +248,32 @@ def test_answers_follow_the_weights_and_every_statistic_the_judge_asks():
     assert statistics.fmean(cpu["live"]["n"].values()) > statistics.fmean(cpu["candidate"]["n"].values()) + 15
 
 
+def test_the_load_balancers_own_series_sums_both_target_groups():
+    sim, clock = _sim(model=_model(rps=200.0), scenario=ds.scenario_by_name("5xx x5"), seed=10)
+    sim.shift(50)
+    clock.sleep(60 * 12)
+    lb = {"Namespace": ds.ALB_NS, "Dimensions": [{"Name": "LoadBalancer", "Value": ds.LOAD_BALANCER}]}
+    queries = [{"Id": "r", "MetricStat": {"Metric": dict(lb, MetricName="RequestCount"), "Period": 60, "Stat": "Sum"}},
+               {"Id": "e", "MetricStat": {"Metric": dict(lb, MetricName="HTTPCode_ELB_5XX_Count"), "Period": 60,
+                                          "Stat": "Sum"}}]
+    out = dict((r["Id"], r) for r in sim.get_metric_data(queries, clock.now() - 600, clock.now()))
+    assert len(out["r"]["Values"]) == 9
+    for stamp, value in zip(out["r"]["Timestamps"], out["r"]["Values"]):
+        sides = sim.record(int(stamp.timestamp() // 60))["sides"]
+        assert value == sides["live"]["requests"] + sides["candidate"]["requests"]
+    assert sum(out["e"]["Values"]) > 0
+
+
+def test_the_simulated_clock_moves_only_forward():
+    clock = ds.SimClock(100.0)
+    clock.sleep(-5)          # a due time already past: at once, as canary_watch's SystemClock does
+    assert clock.now() == 100.0
+    clock.sleep(2.5)
+    assert clock.now() == clock.time() == 102.5
+    with pytest.raises(ValueError):
+        clock.sleep(10 ** 6)
+
+
 def test_scan_by_order_and_what_cloudwatch_would_refuse():
     sim, clock = _sim()
     _specs, queries, _index = _queries()
@@ -361,14 +388,44 @@ def test_every_case_of_the_issue_is_a_scenario_and_every_model_has_a_policy():
     assert true_p95 == pytest.approx(0.125)
 
 
-def test_policies_come_from_the_inventories():
+def _yaml(path):
+    import yaml
+    with open(os.path.join(ds.ROOT, path)) as f:
+        return yaml.safe_load(f)
+
+
+def test_policies_come_from_the_inventories_as_checked_out():
     prod = ds.inventory_policy(ds.PRODUCTION_VARS)
-    assert [(s["percent"], s["watch_seconds"]) for s in prod["steps"]] == [(10, 300), (50, 600), (100, 1800)]
-    assert (prod["period"], prod["inconclusive_policy"], prod["extension_seconds"], prod["inconclusive_fallback"]) \
-        == (60, "extend", 600, "pause")
+    raw = dict(_yaml("roles/ecs_traffic_shift/defaults/main.yml"))
+    for path in ds.PRODUCTION_VARS:
+        raw.update(_yaml(path))
+    assert [(s["percent"], s["watch_seconds"]) for s in prod["steps"]] == \
+        [(s["percent"], s["watch_seconds"]) for s in raw["ecs_validate_steps"]] == [(10, 300), (50, 600), (100, 1800)]
+    assert (prod["period"], prod["inconclusive_policy"], prod["extension_seconds"], prod["inconclusive_fallback"],
+            prod["preset"], prod["alpha"], prod["spending"]) == \
+        (raw["ecs_traffic_shift_period"], raw["ecs_traffic_shift_inconclusive_policy"],
+         raw["ecs_traffic_shift_extension_seconds"], raw["ecs_traffic_shift_inconclusive_fallback"],
+         raw["ecs_traffic_shift_preset"], raw["ecs_traffic_shift_alpha"], raw["ecs_traffic_shift_spending"])
     lab = ds.inventory_policy(ds.LAB_VARS)
-    assert lab["period"] == 5 and lab["inconclusive_policy"] == "proceed"
+    assert lab["period"] == 5
     assert lab["steps"][0] == {"percent": 10, "watch_seconds": 40, "spending": "pocock"}
+
+
+def _today():
+    if ds.load_today() is None:
+        pytest.skip("no git history with %s to run today's judge from" % ds.TODAY_REV)
+    return ds.load_today()
+
+
+def test_today_is_the_judge_and_the_policy_before_issue_13():
+    today = _today()
+    assert "alb_ecs" not in today["canary_judge"].PRESETS
+    assert [s["name"] for s in ds.specs_for("alb", judge=today["canary_judge"])] == ["error_rate", "latency_p95"]
+    prod = ds.inventory_policy(ds.PRODUCTION_VARS, ds.TODAY_REV)
+    assert (prod["inconclusive_policy"], prod["extension_seconds"], prod["inconclusive_fallback"], prod["preset"]) \
+        == ("extend", 600, "pause", "alb")
+    lab = ds.inventory_policy(ds.LAB_VARS, ds.TODAY_REV)
+    assert (lab["period"], lab["inconclusive_policy"]) == (5, "proceed")
 
 
 # ---------------------------------------------------------------------------
@@ -376,8 +433,9 @@ def test_policies_come_from_the_inventories():
 # ---------------------------------------------------------------------------
 
 def test_today_rolls_back_a_healthy_release_at_the_seed_for_want_of_a_terminal():
+    _today()
     model = ds.model_by_name("seed")
-    policy = ds.inventory_policy(model["policy_vars"])
+    policy = ds.inventory_policy(model["policy_vars"], ds.TODAY_REV)
     result = ds.run_trial(model, ds.scenario_by_name("A/A"), "today", policy, 123)
     assert result["outcome"] == "rolled_back" and result["rollback_cause"] == "fallback"
     assert result["rollback_step"] == 0 and result["asked"] == 1
@@ -388,14 +446,53 @@ def test_today_rolls_back_a_healthy_release_at_the_seed_for_want_of_a_terminal()
 
 
 def test_today_takes_the_lab_through_every_step_and_catches_a_gross_regression():
+    _today()
     model = ds.model_by_name("lab")
-    policy = ds.inventory_policy(model["policy_vars"])
+    policy = ds.inventory_policy(model["policy_vars"], ds.TODAY_REV)
     ok = ds.run_trial(model, ds.scenario_by_name("A/A"), "today", policy, 5)
     assert ok["outcome"] == "completed" and ok["reached_100"]
     assert [s["percent"] for s in ok["steps"]] == [10, 50, 100]
     bad = ds.run_trial(model, dict(name="x", kind="regression", metric="errors", error_factor=40.0), "today",
                        policy, 5)
     assert bad["outcome"] == "rolled_back" and bad["rollback_cause"] == "fail"
+
+
+def test_new_driver_runs_the_checked_out_policy_through_every_step():
+    assert ds.new_available()
+    model = ds.model_by_name("lab")
+    policy = ds.inventory_policy(model["policy_vars"])
+    ok = ds.run_trial(model, ds.scenario_by_name("A/A"), "new", policy, 7)
+    assert ok.get("error") is None
+    assert ok["outcome"] == "completed" and [s["percent"] for s in ok["steps"]] == [10, 50, 100]
+    assert all(s["action"] == "advance" for s in ok["steps"]) and ok["looks"] >= 3
+    slow = ds.run_trial(ds.model_by_name("busy"), ds.scenario_by_name("p95 +50%"), "new",
+                        ds.inventory_policy(ds.PRODUCTION_VARS), 7)
+    assert slow["outcome"] == "rolled_back" and slow["rollback_cause"] == "fail" and slow["rollback_step"] == 0
+    assert slow["seconds_exposed"] < 300
+
+
+def test_a_judge_that_raises_is_a_rollback_with_the_error_said(monkeypatch):
+    def broken(dep, policy):
+        dep.shift(10)
+        dep.clock.sleep(30)
+        raise OverflowError("math range error")
+
+    monkeypatch.setitem(ds.ADAPTERS["new"], "run", broken)
+    model = ds.model_by_name("seed")
+    out = ds.run_trial(model, ds.scenario_by_name("A/A"), "new", ds.inventory_policy(model["policy_vars"]), 1)
+    assert out["outcome"] == "rolled_back" and out["rollback_cause"] == "error"
+    assert out["error"].startswith("OverflowError: math range error at test_deployment_sim.py")
+    assert 30 <= out["seconds_exposed"] <= 35
+
+
+def test_worse_metric_is_the_one_beyond_its_margin():
+    seed, busy = ds.model_by_name("seed"), ds.model_by_name("busy")
+    assert ds.worse_metric(seed, ds.scenario_by_name("5xx x2"), 0.0025) is None        # +0.18 points < 0.25
+    assert ds.worse_metric(seed, ds.scenario_by_name("5xx x2"), 0.0) == "error_rate"   # x2 > x1.25
+    assert ds.worse_metric(seed, ds.scenario_by_name("5xx x5"), 0.0025) == "error_rate"
+    assert ds.worse_metric(busy, ds.scenario_by_name("5xx x2"), 0.0025) == "error_rate"
+    assert ds.worse_metric(seed, ds.scenario_by_name("p95 +25%"), 0.0025) is None
+    assert ds.worse_metric(seed, ds.scenario_by_name("p95 +50%"), 0.0025) == "latency_p95"
 
 
 def test_oracle_rejects_a_gross_regression_and_rarely_an_a_a():
