@@ -13,10 +13,11 @@ deployment policy over a simulated CloudWatch, for every step of a schedule, on 
 - traffic models (`MODELS`): the seed's production numbers, the busy service, the lab's rate, each with its
   schedule and policy read from the shipped inventories;
 - scenarios (`SCENARIOS`): A/A, x1.5 / x2 / x5 / x10 5xx, p95 +10 / +25 / +50 %, missing data, per-period
-  overdispersion;
-- drivers behind one small interface (`ADAPTERS`): "today" is cw_compare's watch loop and
-  roles/ecs_traffic_shift/tasks/step.yml's policy (its Jinja ternaries, in Python); "new" is
-  canary_watch.watch + deploy_policy.step_action when they exist in plugins/module_utils/.
+  overdispersion, a regression under full load only, the lab's own bad release;
+- drivers behind one small interface (`ADAPTERS`): "today" is the judge, role defaults and inventories of
+  TODAY_REV (main before issue 13, through git show): cw_compare's watch loop and tasks/step.yml's Jinja policy, in
+  Python; "new" is the checked-out role + cw_compare orchestration over canary_watch.watch and
+  deploy_policy.step_action.
 
     python bench/deployment_sim.py                 # full run (trial counts in TRIALS_FULL)
     python bench/deployment_sim.py --quick         # smoke run (TRIALS_QUICK), <= 30 s
@@ -245,10 +246,11 @@ class SimClock(object):
             self.slept += seconds
 
 
-def traffic_side_params(model, scenario, side):
-    """Error rate and latency scale of one side: the candidate carries the scenario's regression."""
+def traffic_side_params(model, scenario, side, share=1.0):
+    """Error rate and latency scale of one side: the candidate carries the scenario's regression (with
+    `full_load_only`, only while it serves all the traffic: a release that breaks under full load)."""
     rate, scale = scenario.get("%s_error_rate" % side, model["error_rate"]), 1.0
-    if side == "candidate":
+    if side == "candidate" and (share >= 0.999 or not scenario.get("full_load_only")):
         rate = min(1.0, rate * scenario.get("error_factor", 1.0))
         scale = 1.0 + scenario.get("latency_shift", 0.0)
     return rate, scale
@@ -276,7 +278,6 @@ class SimCloudWatch(object):
         self._sides = {}
         self.candidate_service_from = deployment_start - 120.0  # green deployment before the first shift
         self.mu = math.log(model["latency_p95"]) - model["latency_sigma"] * _NORMAL.inv_cdf(0.95)
-        self.side = {side: traffic_side_params(model, scenario, side) for side in ("live", "candidate")}
         self.calls = 0
 
     # weights -------------------------------------------------------------
@@ -314,7 +315,7 @@ class SimCloudWatch(object):
         cv = scn.get("overdispersion_cv", 0.0)
         rec = {"start": start, "sides": {}}
         for side in ("live", "candidate"):
-            rate, scale = self.side[side]
+            rate, scale = traffic_side_params(model, scn, side, shares[side])
             n = poisson(rng, model["rps"] * self.period * shares[side])
             period_rate = rate
             if cv:
@@ -585,6 +586,8 @@ SCENARIOS = (
     dict(name="missing 20% 5xx x5", kind="regression", metric="errors", error_factor=5.0, missing=0.2),
     dict(name="overdispersed A/A", kind="aa", overdispersion_cv=0.5),
     dict(name="overdispersed 5xx x5", kind="regression", metric="errors", error_factor=5.0, overdispersion_cv=0.5),
+    # A release that breaks only under full load: judged at 100 % against live's pre-deployment baseline.
+    dict(name="5xx x5 at 100 % only", kind="regression", metric="errors", error_factor=5.0, full_load_only=True),
     # The lab's own bad release: v1.2.4-errors (5 % 5xx) against v1.2.2 (none), as time_to_rollback.py runs it.
     dict(name="bad release 0% -> 5%", kind="regression", metric="errors", live_error_rate=0.0,
          candidate_error_rate=0.05, models=("lab",)),
@@ -712,13 +715,14 @@ class Deployment(object):
         self.looks = 0
         self.worse_metric = None     # the metric the scenario makes worse than its margin, if any
         self.wrong_pass = False
+        self.worse_from_percent = 0  # 100 when the regression shows only under full load
 
     def shift(self, percent):
         if self.first_shift is None and percent > 0:
             self.first_shift = self.clock.now()
         self.sim.shift(percent)
 
-    def note_rows(self, rows):
+    def note_rows(self, rows, percent=100):
         """Of a watch's deciding look: count metric passes, passes the data could not have failed (no candidate
         data, fewer than MIN_PASS_REQUESTS candidate requests for a rate or a tail, or an MDE beyond the tolerance),
         and passes of the metric the scenario made worse by more than its margin (`wrong_pass`)."""
@@ -732,7 +736,7 @@ class Deployment(object):
             if not count or (row.get("kind") in ("proportion", "rate", "tail") and count < MIN_PASS_REQUESTS) \
                     or (mde is not None and tol is not None and mde - 1.0 > tol + 1e-9):
                 self.coarse_passes += 1
-            if row.get("name") == self.worse_metric:
+            if row.get("name") == self.worse_metric and percent >= self.worse_from_percent:
                 self.wrong_pass = True
 
     def roll_back(self, step_index, cause):
@@ -756,7 +760,7 @@ class Deployment(object):
 
 # "today": cw_compare's watch loop + step.yml's ternaries, as of TODAY_REV -----------------------------------
 
-def today_watch(dep, judge, specs, queries, index, window_start, watch_seconds, period, alpha, spending):
+def today_watch(dep, judge, specs, queries, index, window_start, watch_seconds, period, alpha, spending, percent):
     """plugins/modules/cw_compare.py's watch mode (TODAY_REV) on the simulated clock: a look every period over the
     window from window_start to now (aligned to whole periods), alpha spending carried from look to look, an early
     return on fail."""
@@ -775,7 +779,7 @@ def today_watch(dep, judge, specs, queries, index, window_start, watch_seconds, 
         dep.looks += 1
         if outcome["decision"] == "fail":
             break
-    dep.note_rows(outcome["metrics"])
+    dep.note_rows(outcome["metrics"], percent)
     return outcome
 
 
@@ -799,10 +803,11 @@ def today_deployment(dep, policy):
         previous_start = now
         spending = step.get("spending") or policy["spending"]
         verdict = today_watch(dep, judge, specs, queries, index, window_start, step["watch_seconds"], period, alpha,
-                              spending)
+                              spending, step["percent"])
         if extend and verdict["decision"] == "inconclusive":
             verdict = today_watch(dep, judge, specs, queries, index, window_start,
-                                  policy["extension_seconds"] or step["watch_seconds"], period, alpha, spending)
+                                  policy["extension_seconds"] or step["watch_seconds"], period, alpha, spending,
+                                  step["percent"])
         decision = verdict["decision"]
         if decision != "inconclusive":
             action = "advance" if decision == "pass" else "rollback"
@@ -869,7 +874,7 @@ def new_deployment(dep, policy):
         outcome = watcher.watch(specs, fetch, clock, start, step["watch_seconds"], spent=spent,
                                 look_offset=step["look_offset"], total_looks=plan["total_looks"], **common)
         looks_taken = outcome["watch_looks"]
-        dep.note_rows(outcome["metrics"])
+        dep.note_rows(outcome["metrics"], step["percent"])
         history = list(results)
         step_arg = {"percent": step["percent"], "index": step["index"], "count": step["count"]}
         for _attempt in range(module_policy["max_extensions"] + 1):  # bounded as in cw_compare
@@ -883,7 +888,7 @@ def new_deployment(dep, policy):
                                     look_offset=step["look_offset"] + looks_taken, total_looks=plan["total_looks"],
                                     **common)
             looks_taken += outcome["watch_looks"]
-            dep.note_rows(outcome["metrics"])
+            dep.note_rows(outcome["metrics"], step["percent"])
         else:
             decision = pol.step_action(outcome, step_arg, module_policy, history)
         dep.looks += looks_taken
@@ -941,7 +946,7 @@ def oracle_trial(model, scenario, steps, rng, level, tolerance=0.25):
                 n = poisson(rng, model["rps"] * period * w)
                 if missing and rng.random() < missing:
                     continue
-                rate, _scale = traffic_side_params(model, scenario, side)
+                rate, _scale = traffic_side_params(model, scenario, side, w)
                 if cv:
                     k = 1.0 / (cv * cv)
                     rate = min(1.0, rate * rng.gammavariate(k, 1.0 / k))
@@ -997,6 +1002,7 @@ def run_trial(model, scenario, adapter_name, policy, seed):
     sim = SimCloudWatch(model, scenario, rng, clock, t0)
     dep = Deployment(sim, clock, policy["steps"])
     dep.worse_metric = worse_metric(model, scenario, getattr(adapter_judge(adapter_name), "DEFAULT_ABS_MARGIN", 0.0))
+    dep.worse_from_percent = 100 if scenario.get("full_load_only") else 0
     try:
         ADAPTERS[adapter_name]["run"](dep, policy)
     except Exception as e:  # the judge or the policy raised: cw_compare would fail, and the role's rescue roll back

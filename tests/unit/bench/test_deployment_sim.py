@@ -374,6 +374,15 @@ def test_latency_shift_moves_the_candidates_p95():
     assert abs(cand / live - 1.5) < 0.05
 
 
+def test_a_full_load_regression_shows_only_at_100_percent():
+    model = ds.model_by_name("seed")
+    scn = ds.scenario_by_name("5xx x5 at 100 % only")
+    assert ds.traffic_side_params(model, scn, "candidate", 0.5) == (0.0018, 1.0)
+    assert ds.traffic_side_params(model, scn, "candidate", 1.0) == (pytest.approx(0.009), 1.0)
+    assert ds.traffic_side_params(model, scn, "live", 0.0) == (0.0018, 1.0)
+    assert ds.traffic_side_params(model, ds.scenario_by_name("5xx x5"), "candidate", 0.1)[0] == pytest.approx(0.009)
+
+
 def test_every_case_of_the_issue_is_a_scenario_and_every_model_has_a_policy():
     names = [s["name"] for s in ds.SCENARIOS]
     assert len(names) == len(set(names))
