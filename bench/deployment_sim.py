@@ -622,7 +622,7 @@ def load_modules(accelerate=False):
     MDE search are swapped for judge_accuracy.py's equivalents (scipy's incomplete beta, the power's sum
     vectorised), after judge_accuracy checks that they agree with the judge's own to 1e-9; without scipy, or
     with --pure, the judge runs as shipped (about 8x slower at the seed's numbers)."""
-    if _MODULES:
+    if "canary_judge" in _MODULES:
         return _MODULES
     collections = os.path.join(ROOT, "build", "collections")
     if not os.path.isdir(os.path.join(collections, "ansible_collections", "progressive", "delivery")):
@@ -750,7 +750,8 @@ class Deployment(object):
                "reached_100": any(r["percent"] == 100 for r in self.step_rows), "asked": self.asked,
                "coarse_passes": self.coarse_passes, "passes": self.passes, "looks": self.looks,
                "wrong_pass": self.wrong_pass,
-               "steps": [dict((k, r[k]) for k in ("percent", "decision", "action")) for r in self.step_rows]}
+               "steps": [dict((k, r[k]) for k in ("percent", "decision", "action")) for r in self.step_rows],
+               "last_reason": self.step_rows[-1].get("reason", "") if self.step_rows else ""}
         if self.outcome == "rolled_back" and self.first_shift is not None:
             req, err = self.sim.candidate_served(self.rollback_at)
             out.update(seconds_exposed=self.rollback_at - self.first_shift, candidate_requests_exposed=req,
@@ -814,7 +815,8 @@ def today_deployment(dep, policy):
         else:
             fallback = policy["inconclusive_fallback"] if extend else policy["inconclusive_policy"]
             action = {"proceed": "advance", "pause": "ask", "rollback": "rollback"}[fallback]
-        dep.step_rows.append({"percent": step["percent"], "decision": decision, "action": action})
+        dep.step_rows.append({"percent": step["percent"], "decision": decision, "action": action,
+                              "reason": verdict.get("reason", "")})
         if action == "ask":
             dep.asked += 1
             dep.roll_back(i, "fallback")  # no terminal: pause returns at once, and no answer is not a yes
@@ -895,7 +897,7 @@ def new_deployment(dep, policy):
         spent = outcome.get("spent", spent)
         action = decision["action"]
         dep.step_rows.append({"percent": step["percent"], "decision": outcome.get("decision"), "action": action,
-                              "looks": looks_taken, "holds": sum(1 for h in history if h.get("action") == pol.HOLD)
+                              "reason": outcome.get("reason", ""), "looks": looks_taken, "holds": sum(1 for h in history if h.get("action") == pol.HOLD)
                               - sum(1 for h in results if h.get("action") == pol.HOLD)})
         results.append({"percent": step["percent"], "action": action if action != pol.ASK else "rollback"})
         if action == pol.ASK:
@@ -1078,6 +1080,7 @@ def summarize(model, scenario, adapter_name, policy, results, oracle, cpu):
         "rolled_back_fallback": sum(1 for r in rolled if r["rollback_cause"] == "fallback") / float(n),
         "errors": sum(1 for r in rolled if r["rollback_cause"] == "error") / float(n),
         "error_examples": sorted(set(r["error"] for r in results if r.get("error")))[:3],
+        "rollback_reasons": _top([r.get("last_reason", "") for r in rolled if r["rollback_cause"] != "error"]),
         "rolled_back_by_step": by_step,
         "rolled_back_fail_by_step2": sum(1 for r in rolled if r["rollback_cause"] == "fail"
                                          and r["rollback_step"] <= 1) / float(n),
@@ -1100,6 +1103,13 @@ def summarize(model, scenario, adapter_name, policy, results, oracle, cpu):
         "cpu_seconds": round(cpu, 2),
         "decisions": _decision_counts(results),
     }
+
+
+def _top(reasons, n=3):
+    counts = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])[:n]
 
 
 def _decision_counts(results):
