@@ -55,7 +55,8 @@ def metric_name(metric):
 def is_proportion(metric):
     kind = str(metric.get("kind") or "").lower()
     if kind:
-        return kind == "proportion"
+        # a tail's live / candidate are the shares of requests slower than its threshold
+        return kind in ("proportion", "tail")
     name = metric_name(metric).lower()
     return "error_rate" in name or name.endswith("_ratio") or name.endswith("_rate")
 
@@ -175,6 +176,9 @@ def step_heading(step):
     heading = "Step %s %%: %s" % (percent, decision)
     if action and action != decision:
         heading += " -> %s" % action
+    question = _text(step.get("question"), empty="")
+    if question:
+        heading += " (%s)" % question
     return heading
 
 

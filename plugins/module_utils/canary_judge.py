@@ -390,7 +390,7 @@ def evaluate(specs, data, look=1, looks=1, alpha=0.01, spent=None, spending="obr
             result = stats.judge_rate(
                 int(round(live_n)), int(round(live_d)), int(round(cand_n)), int(round(cand_d)), level,
                 abs_margin=spec.get("abs_margin") or 0.0, abs_tolerance=spec.get("abs_tolerance"), power=power,
-                min_total=spec["min_requests"], maximum=spec.get("max"),
+                min_total=spec["min_requests"], maximum=_bad_rate_limit(spec),
                 live_periods=live_periods, candidate_periods=cand_periods, **common)
             if spec["direction"] == stats.LOWER_IS_WORSE:
                 result = _success_rate(result)
@@ -412,17 +412,26 @@ def evaluate(specs, data, look=1, looks=1, alpha=0.01, spent=None, spending="obr
             live, cand = _aligned_values(live_side.get("n", {}), cand_side.get("n", {}), paired)
             result = stats.judge_paired(
                 live, cand, level, direction=spec["direction"], power=power, min_samples=spec["min_samples"],
-                abs_tolerance=spec.get("abs_tolerance"), maximum=spec.get("max"), paired=paired, **common)
+                abs_tolerance=spec.get("abs_tolerance"), paired=paired,
+                maximum=spec.get("max") if spec["direction"] == stats.HIGHER_IS_WORSE else spec.get("min"), **common)
         spent[name] = spent.get(name, 0.0) + result.pop("size", 0.0)
         row = {"name": name, "kind": spec["kind"], "critical": spec["critical"], "weight": spec["weight"],
                "tolerance": spec["tolerance"], "direction": spec["direction"],
                "metric_name": spec["metric_name"], "stat": spec["stat"],
                "against": "baseline" if (against_baseline or spec.get("scope") == "load_balancer") else "live"}
         row.update(result)
+        row["kind"] = spec["kind"]
         rows.append(row)
     score, decision, reason = stats.aggregate(rows, pass_score, marginal_score)
     return {"metrics": rows, "score": score, "decision": decision, "reason": reason, "spent": spent,
             "look": look, "looks": looks}
+
+
+def _bad_rate_limit(spec):
+    """The SLO of a proportion as a limit on its bad events' rate: max, or 1 - min for a success rate."""
+    if spec["direction"] == stats.HIGHER_IS_WORSE:
+        return spec.get("max")
+    return None if spec.get("min") is None else 1.0 - spec["min"]
 
 
 def _success_rate(result):

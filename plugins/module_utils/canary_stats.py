@@ -1077,7 +1077,8 @@ def judge_paired(live, candidate, level, pass_level=0.05, tolerance=0.25, direct
     comparison (`paired`, lists of equal length, one value per period and side). Against a
     baseline from another time (`paired=False`) the mean log values are compared (Welch).
       fail  the log-ratio's lower bound at `level` is above 0 and the point change beyond the tolerance
-            (and beyond abs_tolerance, if given); or the candidate's mean is above `maximum` with confidence;
+            (and beyond abs_tolerance, if given); or the candidate is beyond the limit `maximum` (a minimum
+            when lower is worse) in every period, at least two;
       pass  its upper bound at pass_level is within log(1 + tolerance) (or within abs_tolerance);
       inconclusive otherwise, with the change the data could have detected.
     Values at or below 0 are compared as differences relative to live's mean instead of logs.
@@ -1093,6 +1094,12 @@ def judge_paired(live, candidate, level, pass_level=0.05, tolerance=0.25, direct
     if not live or not candidate:
         missing = [side for side, s in (("live", live), ("candidate", candidate)) if not s]
         out.update(verdict=NODATA, evidence="nothing: no data", reason="no datapoints for %s" % " and ".join(missing))
+        return out
+    if maximum is not None and len(candidate) >= 2 and \
+            (min(candidate) > maximum if direction == HIGHER_IS_WORSE else max(candidate) < maximum):
+        # An SLO broken in every period is a sustained breach: it fails fast, without a comparison.
+        out.update(verdict=FAIL, evidence="SLO", reason="candidate above the limit %.4g in all %d periods (median %.4g)"
+                   % (maximum, len(candidate), median(candidate)))
         return out
     if min(len(live), len(candidate)) < min_samples:
         out.update(verdict=INCONCLUSIVE, evidence="too few periods",
@@ -1143,14 +1150,7 @@ def judge_paired(live, candidate, level, pass_level=0.05, tolerance=0.25, direct
     desc = "candidate %.4g vs live %.4g (medians), %s %s" % (out["candidate"], out["live"], how,
                                                             _rel(to_change(mean)))
     abs_ok = abs_tolerance is not None and (median(candidate) - median(live)) * sign <= abs_tolerance
-    if maximum is not None and len(candidate) >= 2:
-        c_mean = math.fsum(candidate) / len(candidate)
-        c_sd = math.sqrt(math.fsum((v - c_mean) ** 2 for v in candidate) / (len(candidate) - 1))
-        low_c = c_mean - t_ppf(1.0 - max(level, 1e-12), len(candidate) - 1) * c_sd / math.sqrt(len(candidate))
-        if low_c > maximum:
-            out.update(verdict=FAIL, evidence="SLO", reason="%s: above the limit %.4g (lower bound %.4g)"
-                       % (desc, maximum, low_c))
-            return out
+
     if lower > 0 and mean > band and not abs_ok:
         out.update(verdict=FAIL, evidence="harm detected",
                    reason="%s worse than the tolerance %+.0f%%, p=%.3g <= %.3g" % (desc, 100 * tolerance, p_value, level))

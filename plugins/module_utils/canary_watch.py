@@ -102,10 +102,12 @@ def look(fetch, specs, period, start, end, thresholds, **evaluate_args):
 def watch(specs, fetch, clock, start, watch_seconds, period, delay=0, alpha=0.01, spending="obrien_fleming",
           spent=None, look_offset=0, total_looks=None, pass_alpha=0.05, power=0.8, baseline=None,
           against_baseline=False, thresholds=None, pass_score=95.0, marginal_score=75.0, end=None):
-    """Watch from `start` for `watch_seconds` (0: one look at the window [start, end or now)).
+    """Watch for `watch_seconds` from now, judging the window from `start` (0: one look at the window
+    [start, end or now)). `start` may lie before now: a step's evidence pools every step since the
+    first shift.
 
-    Returns the deciding look's outcome plus looks (this watch's), look (the deployment's look
-    number), planned_looks, early_exit and decided_at. Stops early on a failure."""
+    Returns the deciding look's outcome plus watch_looks (this watch's), look (the deployment's look
+    number), looks (planned over the deployment), early_exit and decided_at. Stops early on a failure."""
     evaluate_args = dict(alpha=alpha, spending=spending, power=power, pass_alpha=pass_alpha, baseline=baseline,
                          against_baseline=against_baseline, pass_score=pass_score, marginal_score=marginal_score)
     if not watch_seconds:
@@ -116,7 +118,7 @@ def watch(specs, fetch, clock, start, watch_seconds, period, delay=0, alpha=0.01
                        look=min(look_offset + 1, total), looks=total, **evaluate_args)
         outcome.update(watch_looks=1, early_exit=False, decided_at=judge.iso(clock.now()))
         return outcome
-    times = look_times(start, watch_seconds, period, delay)
+    times = look_times(clock.now(), watch_seconds, period, delay)
     total = total_looks or look_offset + len(times)
     spent = dict(spent or {})
     outcome = None

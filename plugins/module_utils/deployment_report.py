@@ -441,7 +441,8 @@ def _metric_table(step):
     for metric in step.get("metrics") or []:
         if not isinstance(metric, dict):
             continue
-        proportion, unit = is_proportion(metric), unit_of(metric)
+        # a tail's live / candidate are the shares of requests slower than its threshold
+        proportion, unit = is_proportion(metric) or metric.get("kind") == "tail", unit_of(metric)
         rows.append(
             '<tr class="metric"><td>%s</td><td>%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td>'
             '<td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td>%s</td>'
@@ -453,7 +454,8 @@ def _metric_table(step):
                 esc(fmt_change(metric.get("tolerance")).lstrip("+")),
                 "yes" if metric.get("critical") in (True, "true", "True") else "no",
                 esc(fmt_value(metric.get("live_count"))), esc(fmt_value(metric.get("candidate_count"))),
-                esc(text(metric.get("reason"), ""))))
+                esc((text(metric.get("evidence"), "") + ": " if text(metric.get("evidence"), "") else "")
+                    + text(metric.get("reason"), ""))))
     if not rows:
         return '<p class="reason">no metrics were judged at this step</p>'
     return '<table class="verdicts">%s%s</table>' % (head, "".join(rows))
@@ -537,7 +539,9 @@ def _step_section(index, step):
     return ('<section class="step" id="step-%d"><h3>Step %d: %s %% to the candidate - %s, %s</h3>'
             '<p>%s</p><p class="reason">%s</p>%s<div class="charts">%s</div>%s</section>' % (
                 index, index, esc(fmt_value(step.get("percent"))), pill(step.get("decision")),
-                esc("action: " + text(step.get("action"))), esc("; ".join(facts)),
+                esc("action: " + text(step.get("action"))
+                    + (" - " + text(step.get("question")) if text(step.get("question"), "") else "")),
+                esc("; ".join(facts)),
                 esc(text(step.get("reason"), "") or text(step.get("summary"), "")),
                 _metric_table(step), charts, _period_table(step)))
 

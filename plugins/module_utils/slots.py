@@ -86,33 +86,3 @@ def slot_state(percentages, slot_digests, digest=None):
     live = max(SLOT_NAMES, key=lambda s: percentages.get(s, 0))
     candidate = other_slot(live)
     return dict(live_slot=live, candidate_slot=candidate, candidate_percent=percentages.get(candidate, 0), state=FOREIGN)
-
-
-def remaining_steps(schedule, current_percent):
-    """The steps of a schedule still to do when the candidate already has `current_percent`.
-
-    A rerun resumes at the step it stopped in: the step equal to the current percent is
-    watched again (its bake may have been cut short), later ones follow.
-    """
-    steps = sorted(set(int(p) for p in schedule))
-    if current_percent <= 0:
-        return steps
-    return [p for p in steps if p >= current_percent]
-
-
-def validate_schedule(schedule):
-    """Errors in a traffic schedule (list of percents): empty, out of range, not rising, not ending at 100."""
-    errors = []
-    try:
-        steps = [int(p) for p in schedule]
-    except (TypeError, ValueError):
-        return ["traffic schedule must be a list of integers, got %r" % (schedule,)]
-    if not steps:
-        return ["traffic schedule is empty; give percents such as [10, 50, 100]"]
-    if any(p < 1 or p > 100 for p in steps):
-        errors.append("traffic schedule percents must be within 1-100, got %s" % steps)
-    if steps != sorted(set(steps)):
-        errors.append("traffic schedule must rise strictly, got %s" % steps)
-    if steps[-1] != 100:
-        errors.append("traffic schedule must end at 100, got %s" % steps)
-    return errors

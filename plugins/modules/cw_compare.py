@@ -31,7 +31,7 @@ description:
     judging whole periods only, and returns early on a failure. The false-fail budget O(alpha) is split over the
     metrics and spent over the looks - over the whole deployment when O(look_offset) and O(total_looks) number
     the looks of every step.
-  - With O(step) and O(policy) it also decides what the deployment does next (RV(action)) with the collection's
+  - With O(step) and O(policy) it also decides what the deployment does next (RV(step_action)) with the collection's
     deployment policy, watching longer itself when the policy says hold.
   - Read-only; never reports changed.
 author:
@@ -502,7 +502,7 @@ periods:
   sample: [{"name": "error_rate", "kind": "proportion", "metric_name": "HTTPCode_Target_5XX_Count", "stat": "Sum",
             "direction": "higher_is_worse", "points": [{"time": "2026-11-26T10:00:00Z", "live": 0.002, "candidate": 0.0,
             "live_events": 2.0, "live_trials": 1000.0, "candidate_events": 0.0, "candidate_trials": 110.0}]}]
-action:
+step_action:
   description:
     - With O(step) and O(policy) - C(advance), C(ask) (an operator must say continue), or C(rollback). When the policy
       says hold, the module watches longer itself (RV(holds)) before it answers.
@@ -510,7 +510,7 @@ action:
   type: str
   sample: advance
 action_reason:
-  description: Why that action, with what each metric's verdict rests on.
+  description: Why that step action, with what each metric's verdict rests on.
   returned: when O(step) and O(policy) are given
   type: str
 question:
@@ -787,13 +787,12 @@ def main():
                             "reason": decision["reason"]})
             more = params["extension_seconds"] or watch or period
             # The longer watch judges the growing window from the same start, spending what is left of the budget.
-            elapsed_watch = max(0.0, clock.now() - start)
-            outcome = watcher.watch(specs, fetch, clock, start, elapsed_watch + more, spent=outcome["spent"],
+            outcome = watcher.watch(specs, fetch, clock, start, more, spent=outcome["spent"],
                                     look_offset=offset + looks_taken, total_looks=total, **common)
             looks_taken += outcome["watch_looks"]
         else:
             decision = deploy_policy.step_action(outcome, params["step"], policy, history)
-        result = dict(action=decision["action"], action_reason=decision["reason"], question=decision["question"],
+        result = dict(step_action=decision["action"], action_reason=decision["reason"], question=decision["question"],
                       position=decision["position"], holds=holds)
 
     elapsed = round(time.monotonic() - started, 3)

@@ -34,7 +34,7 @@ GREEN = "Run the new revision on the candidate slot at the live count"
 SHIFT = "Send production traffic to the candidate - "
 CLEANUP = "Scale the old slot to zero"
 ROLLBACK = "Send all production traffic back to the live slot"
-PULL = "Take production traffic off the candidate at once, as it failed the step"
+PULL = "Take production traffic off the candidate at once, as the step says roll back"
 
 
 def ecs_extravars(lab, tag, steps, tmp_path):

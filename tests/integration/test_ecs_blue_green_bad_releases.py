@@ -22,7 +22,7 @@ def test_5xx_release_is_rolled_back_at_the_first_step_and_everyone_is_told(world
     records = world.records()
     shifts = phases(records, "shift")
     assert [r["step"] for r in shifts] == [10] and shifts[0]["decision"] == "fail"
-    assert result.task("Take production traffic off the candidate at once, as it failed the step")["changed"] is True
+    assert result.task("Take production traffic off the candidate at once, as the step says roll back")["changed"] is True
     rollback = phases(records, "rollback")[-1]
     failing = [m for m in rollback["metrics"] if m["verdict"] == "fail"]
     assert failing and failing[0]["name"] == "error_rate"

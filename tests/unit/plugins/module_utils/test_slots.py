@@ -52,20 +52,3 @@ def test_slot_state_when_both_slots_run_the_digest_mid_shift_is_not_a_resume():
     assert got["state"] == slots.FOREIGN
 
 
-def test_remaining_steps_resume_at_the_current_step():
-    assert slots.remaining_steps([10, 50, 100], 0) == [10, 50, 100]
-    assert slots.remaining_steps([10, 50, 100], 50) == [50, 100]
-    assert slots.remaining_steps([10, 50, 100], 30) == [50, 100]
-    assert slots.remaining_steps([10, 50, 100], 100) == [100]
-
-
-@pytest.mark.parametrize("schedule,fragment", [
-    ([], "empty"), ([10, 50], "end at 100"), ([50, 10, 100], "rise"), ([0, 100], "1-100"), (["x"], "integers"),
-])
-def test_validate_schedule_rejects(schedule, fragment):
-    assert any(fragment in e for e in slots.validate_schedule(schedule))
-
-
-def test_validate_schedule_accepts():
-    assert slots.validate_schedule([10, 50, 100]) == []
-    assert slots.validate_schedule([100]) == []
