@@ -885,8 +885,7 @@ def new_deployment(dep, policy):
                 break
             history.append({"percent": step["percent"], "action": pol.HOLD, "reason": decision["reason"]})
             more = policy["extension_seconds"] or step["watch_seconds"] or period
-            elapsed_watch = max(0.0, clock.now() - start)
-            outcome = watcher.watch(specs, fetch, clock, start, elapsed_watch + more, spent=outcome["spent"],
+            outcome = watcher.watch(specs, fetch, clock, start, more, spent=outcome["spent"],
                                     look_offset=step["look_offset"] + looks_taken, total_looks=plan["total_looks"],
                                     **common)
             looks_taken += outcome["watch_looks"]
