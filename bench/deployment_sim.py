@@ -1266,6 +1266,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: %s trials" % TRIALS_QUICK)
     p.add_argument("--trials", type=int, default=None, help="trials for every scenario (overrides the defaults)")
+    p.add_argument("--aa-trials", type=int, default=None, help="trials per A/A-like scenario (overrides)")
+    p.add_argument("--regression-trials", type=int, default=None, help="trials per regression scenario (overrides)")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--only", default=None, help="run only cells whose '<model> <scenario>' contains this text")
     p.add_argument("--adapter", action="append", choices=sorted(ADAPTERS),
@@ -1285,6 +1287,9 @@ def main(argv=None):
     counts = dict(TRIALS_QUICK if args.quick else TRIALS_FULL)
     if args.trials:
         counts = dict((k, args.trials) for k in counts)
+    for kind, value in (("aa", args.aa_trials), ("regression", args.regression_trials)):
+        if value:
+            counts.update(((a, k), value) for a, k in counts if k == kind)
     if min(counts.values()) < 1 or args.jobs < 1 or args.chunk < 1:
         raise SystemExit("--trials, --jobs and --chunk must be >= 1")
     wanted = args.adapter or sorted(ADAPTERS, reverse=True)  # today first
