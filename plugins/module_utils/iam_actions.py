@@ -104,7 +104,9 @@ SCOPE_STATEMENTS = (
      ("arn:{partition}:elasticloadbalancing:{region}:{account}:listener-rule/app/{load_balancer}/*",)),
     ("vm_target_group", "VmTargetGroups",
      ("arn:{partition}:elasticloadbalancing:{region}:{account}:targetgroup/{vm_target_group}/*",)),
-    ("lock", "DeploymentLockParameter", ("arn:{partition}:ssm:{region}:{account}:parameter{lock}",)),
+    # The lock and its claim (<lock>.claim: every change of an existing lock is made under it, deploy_lock).
+    ("lock", "DeploymentLockParameter", ("arn:{partition}:ssm:{region}:{account}:parameter{lock}",
+                                         "arn:{partition}:ssm:{region}:{account}:parameter{lock}.claim")),
     ("repository", "EcrRepository", ("arn:{partition}:ecr:{region}:{account}:repository/{repository}",)),
     ("pass_role", "PassTaskRolesToEcsTasks", ("arn:{partition}:iam::{account}:role/{pass_role}",)),
     ("read_role", "ReadTaskRoles", ("arn:{partition}:iam::{account}:role/{read_role}",)),
