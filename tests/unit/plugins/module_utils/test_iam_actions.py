@@ -177,8 +177,9 @@ def test_scoped_policy_one_statement_per_resource_kind():
     assert {"ecs:UpdateService", "ecs:TagResource", "ecs:ListTagsForResource"} <= set(services["Action"])
     assert _statement(doc, "ListenersOfTheLoadBalancer")["Resource"] == \
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/myapp-alb/*"
-    assert _statement(doc, "DeploymentLockParameter")["Resource"] == \
-        "arn:aws:ssm:us-east-1:123456789012:parameter/progressive-delivery/locks/prod-ecs-cluster/myapp"
+    assert _statement(doc, "DeploymentLockParameter")["Resource"] == [
+        "arn:aws:ssm:us-east-1:123456789012:parameter/progressive-delivery/locks/prod-ecs-cluster/myapp",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/progressive-delivery/locks/prod-ecs-cluster/myapp.claim"]
     assert _statement(doc, "EcrRepository")["Resource"] == "arn:aws:ecr:us-east-1:123456789012:repository/myapp"
     pass_role = _statement(doc, "PassTaskRolesToEcsTasks")
     assert pass_role == {"Sid": "PassTaskRolesToEcsTasks", "Effect": "Allow", "Action": ["iam:PassRole"],
@@ -202,7 +203,8 @@ def test_scope_names_overrides_and_arns_kept():
     assert res["secretsmanager:DescribeSecret"] == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:DB_PASSWORD-??????",
                                                     "arn:aws:secretsmanager:us-east-1:1:secret:k-AbCdEf"]
     assert res["iam:SimulatePrincipalPolicy"] == ["arn:aws:iam::123456789012:user/ci"]
-    assert res["ssm:PutParameter"] == ["arn:aws:ssm:us-east-1:123456789012:parameter/locks/web"]
+    assert res["ssm:PutParameter"] == ["arn:aws:ssm:us-east-1:123456789012:parameter/locks/web",
+                                       "arn:aws:ssm:us-east-1:123456789012:parameter/locks/web.claim"]
     assert res["sts:GetCallerIdentity"] == ["*"]
 
 
