@@ -116,3 +116,16 @@ def test_rules_route_by_path_and_host_before_the_default_action():
     assert alb.route(matchers, "/api/v2/items", "www.example.com") == [(TG_A, 50), (TG_B, 50)]
     assert alb.route(matchers, "/health", "canary.example.com") == [(TG_A, 1)]
     assert alb.route(alb.rule_matchers([], []), "/", None) == []
+
+
+def test_a_header_rule_routes_only_requests_carrying_the_header_and_a_plain_forward_takes_the_rest():
+    """Adoption's test route on the production listener: a header rule to the idle slot, the default a plain forward."""
+    default = [{"Type": "forward", "TargetGroupArn": TG_A}]
+    rules = [{"Priority": "1", "IsDefault": False, "Conditions": [
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Slot", "Values": ["Candidate"]}}],
+        "Actions": [{"Type": "forward", "TargetGroupArn": TG_B}]}]
+    matchers = alb.rule_matchers(rules, default)
+    assert alb.route(matchers, "/health", "x", {"x-slot": "candidate"}) == [(TG_B, 1)]
+    assert alb.route(matchers, "/health", "x", {"X-Slot": "other"}) == [(TG_A, 1)]
+    assert alb.route(matchers, "/health", "x") == [(TG_A, 1)]
+    assert alb.weighted_choice(alb.route(matchers, "/", "x"), 0.99) == TG_A
