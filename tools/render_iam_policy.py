@@ -4,7 +4,8 @@
 Rendered from the one list in plugins/module_utils/iam_actions.py (the list iam_preflight
 simulates). `python tools/render_iam_policy.py --write docs/iam-policy.json` refreshes the committed
 policy; `--check docs/iam-policy.json` exits 1 when it has drifted from the list.
-Options: --resource ARN (repeatable; default "*").
+Options: --resource ARN (repeatable; default "*"); --set adopt renders adoption's own policy instead
+(playbooks/ecs_adopt.yml, docs/iam-policy-adopt.json).
 """
 import argparse
 import importlib.util
@@ -23,20 +24,24 @@ def load_iam_actions():
     return module
 
 
-def render(resources=None):
-    """The policy document as the text written to docs/iam-policy.json."""
-    document = load_iam_actions().policy_document(resources=resources or "*")
+def render(resources=None, action_set="deploy"):
+    """The policy document as the text written to docs/iam-policy.json (docs/iam-policy-adopt.json for `adopt`)."""
+    module = load_iam_actions()
+    actions = [action for action, dummy in module.ACTION_SETS[action_set]]
+    document = module.policy_document(actions, resources=resources or "*")
     return json.dumps(document, indent=2) + "\n"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resource", action="append", help="resource ARN the statements apply to (default *)")
+    parser.add_argument("--set", dest="action_set", choices=("deploy", "adopt"), default="deploy",
+                        help="deploy: the blue-green flow's policy (default); adopt: adoption's")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--write", metavar="PATH", help="write the policy to PATH instead of printing it")
     target.add_argument("--check", metavar="PATH", help="exit 1 when PATH differs from the rendered policy")
     args = parser.parse_args(argv)
-    text = render(args.resource)
+    text = render(args.resource, args.action_set)
     if args.write:
         Path(args.write).write_text(text, encoding="utf-8")
         return 0

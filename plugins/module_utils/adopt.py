@@ -29,9 +29,9 @@ forward, its service and its target group go, in that order.
 SLOTS = ("a", "b")
 TG_NAME_MAX = 32
 
-# Target group attributes copied to slot b (those that are not per-instance state).
+# Target group attributes copied to slot b: those community.aws.elb_target_group sets (slow start is not among them).
 COPIED_TG_ATTRIBUTES = (
-    "deregistration_delay.timeout_seconds", "slow_start.duration_seconds", "load_balancing.algorithm.type",
+    "deregistration_delay.timeout_seconds", "load_balancing.algorithm.type",
     "stickiness.enabled", "stickiness.type", "stickiness.lb_cookie.duration_seconds",
     "stickiness.app_cookie.duration_seconds", "stickiness.app_cookie.cookie_name",
 )
@@ -87,20 +87,20 @@ def check_slot_names(slots):
     for slot in SLOTS:
         entry = (slots or {}).get(slot) or {}
         if not entry.get("service"):
-            errors.append("ecs_validate_slots.%s.service is empty: name the ECS service of slot %s" % (slot, slot))
+            errors.append("ecs_validate_slot_names.%s.service is empty: name the ECS service of slot %s" % (slot, slot))
         name = entry.get("target_group") or ""
         if not name:
-            errors.append("ecs_validate_slots.%s.target_group is empty: name the target group of slot %s" % (slot, slot))
+            errors.append("ecs_validate_slot_names.%s.target_group is empty: name the target group of slot %s" % (slot, slot))
         elif not name.startswith("arn:") and (len(name) > TG_NAME_MAX or not all(c.isalnum() or c == "-" for c in name)
                                               or name.startswith("-") or name.endswith("-")):
-            errors.append("ecs_validate_slots.%s.target_group %r is not a valid target group name (1-%d letters, digits "
+            errors.append("ecs_validate_slot_names.%s.target_group %r is not a valid target group name (1-%d letters, digits "
                           "and hyphens, not starting or ending with a hyphen)" % (slot, name, TG_NAME_MAX))
     if not errors:
         a, b = slots["a"], slots["b"]
         if a["service"] == b["service"]:
-            errors.append("ecs_validate_slots: slots a and b name the same service %s" % a["service"])
+            errors.append("ecs_validate_slot_names: slots a and b name the same service %s" % a["service"])
         if tg_name(a["target_group"]) == tg_name(b["target_group"]):
-            errors.append("ecs_validate_slots: slots a and b name the same target group %s" % tg_name(a["target_group"]))
+            errors.append("ecs_validate_slot_names: slots a and b name the same target group %s" % tg_name(a["target_group"]))
     return errors
 
 
@@ -111,7 +111,7 @@ def _active(service):
 def refuse_live_service(service, name, cluster):
     """Why an existing service cannot be adopted (None when it can): missing, controller, scheduling, load balancers."""
     if not _active(service):
-        return ("service %s is not an ACTIVE service in cluster %s: ecs_validate_slots.a.service must name the service "
+        return ("service %s is not an ACTIVE service in cluster %s: ecs_validate_slot_names.a.service must name the service "
                 "that serves the application now" % (name, cluster))
     controller = (service.get("deploymentController") or {}).get("type", "ECS")
     if controller == "CODE_DEPLOY":
@@ -146,7 +146,7 @@ def refuse_target_group(tg, load_balancer, service_name, wanted_name):
     if tg is None:
         return "the target group of service %s was not found" % service_name
     if wanted_name and tg_name(wanted_name) != tg["TargetGroupName"]:
-        return ("ecs_validate_slots.a.target_group is %s, but service %s is registered in target group %s: name that one"
+        return ("ecs_validate_slot_names.a.target_group is %s, but service %s is registered in target group %s: name that one"
                 % (tg_name(wanted_name), service_name, tg["TargetGroupName"]))
     if tg.get("Protocol") not in ("HTTP", "HTTPS"):
         return ("target group %s (protocol %s) belongs to a network or gateway load balancer, whose listeners cannot "
@@ -181,8 +181,6 @@ def target_group_spec(tg, attributes, tags, name):
     )
     if "deregistration_delay.timeout_seconds" in attributes:
         spec["deregistration_delay_timeout"] = int(attributes["deregistration_delay.timeout_seconds"])
-    if "slow_start.duration_seconds" in attributes:
-        spec["slow_start_duration"] = int(attributes["slow_start.duration_seconds"])
     if attributes.get("load_balancing.algorithm.type"):
         spec["load_balancing_algorithm_type"] = attributes["load_balancing.algorithm.type"]
     if attributes.get("stickiness.enabled") == "true":
@@ -250,7 +248,7 @@ def _test_route_state(test, tg_b_arn, tg_b_name):
     dummy, weights = forward_of(existing.get("Actions") or existing.get("DefaultActions"))
     targets = [arn for arn, w in weights.items() if w > 0]
     if len(targets) == 1 and (targets[0] == tg_b_arn or tg_name(targets[0]) == tg_b_name):
-        if test.get("header") and not _header_matches(existing, test["header"]):
+        if test.get("header") and not header_matches(existing, test["header"]):
             return None, ("the rule at %s forwards to %s but matches other conditions than header %s: %s; choose another "
                           "ecs_adopt_test_rule_priority" % (where, tg_b_name, test["header"]["name"], test["header"]["values"]))
         return "done", None
@@ -259,7 +257,7 @@ def _test_route_state(test, tg_b_arn, tg_b_name):
                      tg_b_name, "ecs_adopt_test_listener_port" if test.get("port") else "ecs_adopt_test_rule_priority"))
 
 
-def _header_matches(rule, header):
+def header_matches(rule, header):
     for condition in rule.get("Conditions") or []:
         config = condition.get("HttpHeaderConfig") or {}
         if (condition.get("Field") == "http-header" and (config.get("HttpHeaderName") or "").lower() == header["name"].lower()
@@ -306,18 +304,18 @@ def plan_present(cluster, slots, services, live_tg, live_tg_attributes, live_tg_
         for key in ("VpcId", "Protocol", "Port", "TargetType"):
             if tg_b.get(key) != live_tg.get(key):
                 return dict(plan, refusal="target group %s exists with %s %s, slot a's %s has %s: name another "
-                                          "ecs_validate_slots.b.target_group or delete it"
+                                          "ecs_validate_slot_names.b.target_group or delete it"
                                           % (tg_b_name, key, tg_b.get(key), live_tg["TargetGroupName"], live_tg.get(key)))
         foreign = [lb for lb in tg_b.get("LoadBalancerArns") or [] if lb != load_balancer["LoadBalancerArn"]]
         if foreign:
             return dict(plan, refusal="target group %s is used by another load balancer (%s): name another "
-                                      "ecs_validate_slots.b.target_group" % (tg_b_name, ", ".join(foreign)))
+                                      "ecs_validate_slot_names.b.target_group" % (tg_b_name, ", ".join(foreign)))
     service_b = services.get("b")
     if _active(service_b):
         balancers = service_b.get("loadBalancers") or []
         if [tg_name(x.get("targetGroupArn")) for x in balancers] != [tg_b_name]:
             return dict(plan, refusal="service %s exists but is not registered in %s alone (it has %s): name another "
-                                      "ecs_validate_slots.b.service" % (b["service"], tg_b_name,
+                                      "ecs_validate_slot_names.b.service" % (b["service"], tg_b_name,
                                                                         [tg_name(x.get("targetGroupArn")) for x in balancers]))
 
     running = services["a"].get("runningCount", 0)

@@ -62,3 +62,17 @@ def test_resource_option_scopes_every_statement():
     rendered = run_renderer("--resource", arn)
     assert rendered.returncode == 0
     assert {s["Resource"] for s in json.loads(rendered.stdout)["Statement"]} == {arn}
+
+
+def test_committed_adoption_policy_is_what_the_renderer_produces_and_grants_only_adoption_actions():
+    rendered = run_renderer("--set", "adopt")
+    assert rendered.returncode == 0, rendered.stderr
+    path = REPO / "docs" / "iam-policy-adopt.json"
+    assert path.read_text(encoding="utf-8") == rendered.stdout, (
+        "docs/iam-policy-adopt.json has drifted: run python tools/render_iam_policy.py --set adopt --write docs/iam-policy-adopt.json")
+    granted = granted_actions(json.loads(rendered.stdout))
+    assert granted == set(iam_actions.adopt_actions())
+    # adoption creates and deletes what a deployment never does: those stay out of the deployer's policy
+    for action in ("ecs:DeleteService", "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteTargetGroup"):
+        assert action in granted and action not in iam_actions.required_actions()
+    assert all(purpose.strip() for dummy, purpose in iam_actions.ECS_ADOPT_ACTIONS)

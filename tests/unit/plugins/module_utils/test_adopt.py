@@ -143,7 +143,7 @@ def test_services_that_cannot_be_adopted_are_refused_with_what_to_do(service, ex
     (target_group(Protocol="TCP"), LOAD_BALANCER, "network or gateway load balancer"),
     (target_group(), dict(LOAD_BALANCER, Type="network"), "adoption needs an application load balancer"),
     (target_group(lbs=(OTHER_LB,)), LOAD_BALANCER, "is not behind load balancer myapp-alb (it is behind other)"),
-    (target_group(name="myapp-tg-other"), LOAD_BALANCER, "ecs_validate_slots.a.target_group is myapp-tg-blue"),
+    (target_group(name="myapp-tg-other"), LOAD_BALANCER, "ecs_validate_slot_names.a.target_group is myapp-tg-blue"),
 ])
 def test_target_groups_and_load_balancers_that_cannot_be_adopted_are_refused(live_tg, lb, expect):
     assert expect in present(live_tg=live_tg, lb=lb)["refusal"]
@@ -190,7 +190,7 @@ def test_a_header_rule_is_planned_and_a_rule_with_other_conditions_at_its_priori
 @pytest.mark.parametrize("slots,expect", [
     ({"a": {"service": "s", "target_group": "t"}, "b": {"service": "s", "target_group": "u"}}, "the same service s"),
     ({"a": {"service": "s", "target_group": "t"}, "b": {"service": "r", "target_group": "t"}}, "the same target group t"),
-    ({"a": {"service": "s", "target_group": "t"}, "b": {"service": "", "target_group": "u"}}, "ecs_validate_slots.b.service is empty"),
+    ({"a": {"service": "s", "target_group": "t"}, "b": {"service": "", "target_group": "u"}}, "ecs_validate_slot_names.b.service is empty"),
     ({"a": {"service": "s", "target_group": "t" * 33}, "b": {"service": "r", "target_group": "u"}}, "not a valid target group name"),
     ({"a": {"service": "s", "target_group": "t_x"}, "b": {"service": "r", "target_group": "u"}}, "not a valid target group name"),
 ])
