@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: alb_test_route
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: Ensure one ALB listener, or one header rule on a listener, forwarding to one target group
 description:
   - Creates (or deletes) the test route of a blue-green application - either a listener of its own port whose

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_adopt_info
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: Plan the adoption of an existing ECS service behind an ALB into blue-green slots, or refuse it
 description:
   - Reads an existing ECS service, the target group it is registered in, the load balancer and the production
