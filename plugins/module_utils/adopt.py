@@ -161,9 +161,9 @@ def refuse_target_group(tg, load_balancer, service_name, wanted_name):
         return ("load balancer %s is a %s load balancer: adoption needs an application load balancer (weighted forward)"
                 % (load_balancer["LoadBalancerName"], load_balancer.get("Type")))
     if load_balancer["LoadBalancerArn"] not in tg["LoadBalancerArns"]:
+        behind = ", ".join(a.split("/")[-2] for a in tg["LoadBalancerArns"])
         return ("target group %s of service %s is not behind load balancer %s (it is behind %s): name the load "
-                "balancer that serves the service" % (tg["TargetGroupName"], service_name, load_balancer["LoadBalancerName"],
-                                                     ", ".join(a.split("/")[-2] for a in tg["LoadBalancerArns"])))
+                "balancer that serves the service" % (tg["TargetGroupName"], service_name, load_balancer["LoadBalancerName"], behind))
     return None
 
 
@@ -194,6 +194,11 @@ def target_group_spec(tg, attributes, tags, name):
     return dict((k, v) for k, v in spec.items() if v is not None)
 
 
+def registry_spec(registry):
+    """A service registry entry as community.aws.ecs_service takes it."""
+    return dict((k, registry[k]) for k in ("registryArn", "containerName", "containerPort", "port") if k in registry)
+
+
 def service_spec(live, name, cluster):
     """community.aws.ecs_service options creating slot b's service from the live service `live`, at desired count 0.
 
@@ -221,9 +226,7 @@ def service_spec(live, name, cluster):
         propagate_tags=live.get("propagateTags") if live.get("propagateTags") not in (None, "NONE") else None,
         enable_execute_command=live.get("enableExecuteCommand"),
         tags=tags_dict(live.get("tags")),
-        service_registries=[dict(registryArn=r["registryArn"], **dict((k, r[k]) for k in ("containerName", "containerPort", "port")
-                                                                         if k in r))
-                            for r in live.get("serviceRegistries") or []],
+        service_registries=[registry_spec(r) for r in live.get("serviceRegistries") or []],
     )
     vpc = (live.get("networkConfiguration") or {}).get("awsvpcConfiguration")
     if vpc:
@@ -313,10 +316,10 @@ def plan_present(cluster, slots, services, live_tg, live_tg_attributes, live_tg_
     service_b = services.get("b")
     if _active(service_b):
         balancers = service_b.get("loadBalancers") or []
-        if [tg_name(x.get("targetGroupArn")) for x in balancers] != [tg_b_name]:
+        registered = [tg_name(x.get("targetGroupArn")) for x in balancers]
+        if registered != [tg_b_name]:
             return dict(plan, refusal="service %s exists but is not registered in %s alone (it has %s): name another "
-                                      "ecs_validate_slot_names.b.service" % (b["service"], tg_b_name,
-                                                                        [tg_name(x.get("targetGroupArn")) for x in balancers]))
+                                      "ecs_validate_slot_names.b.service" % (b["service"], tg_b_name, registered))
 
     running = services["a"].get("runningCount", 0)
     plan["changes"].append("slot a: service %s and target group %s as they are (%d tasks keep running, nothing restarts)"

@@ -15,8 +15,6 @@ pytestmark = pytest.mark.lab
 
 ADOPT = REPO / "playbooks" / "ecs_adopt.yml"
 CLUSTER = "prod-ecs-cluster"
-# Two steps instead of the lab inventory's three: a shorter good release.
-STEPS = [{"percent": 10, "watch_seconds": 40, "spending": "pocock"}, {"percent": 100, "watch_seconds": 10}]
 SLOT_NAMES = {"a": {"service": "myapp-ecs-service", "target_group": "myapp-tg-blue"},
               "b": {"service": "myapp-ecs-service-b", "target_group": "myapp-tg-green"}}
 
@@ -27,7 +25,7 @@ def single_world(lab, tmp_path):
     proc = lab.cli("reset", "--shape", "single", timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     from lab.traffic import TrafficGenerator
-    traffic = TrafficGenerator(url=lab.prod_url, rps=RPS, out=tmp_path / "traffic.jsonl", max_duration=900)
+    traffic = TrafficGenerator(url=lab.prod_url, rps=RPS, out=tmp_path / "traffic.jsonl", max_duration=2400)
     traffic.start()
     time.sleep(3)
     yield Adoption(lab, tmp_path, traffic)
@@ -42,7 +40,8 @@ class Adoption(World):
                             timeout=300)
 
     def release(self, tag):
-        return self.deploy(tag, ecs_validate_slot_names=SLOT_NAMES, ecs_validate_steps=STEPS)
+        # The lab inventory's schedule: whatever the judge asks of its steps, the slot world's tests meet it too.
+        return self.deploy(tag, ecs_validate_slot_names=SLOT_NAMES)
 
     def listener(self, port):
         lb = self.elbv2.describe_load_balancers(Names=["myapp-alb"])["LoadBalancers"][0]
@@ -75,7 +74,7 @@ class Adoption(World):
         return report["totals"]["failed_5xx"] + report["totals"]["conn_errors"], report
 
 
-@pytest.mark.timeout(1500)   # about 6 minutes on a quiet machine; far more on a loaded one
+@pytest.mark.timeout(2400)   # about 6 minutes on a quiet machine; 25 at a load of 50 on 2 cores
 def test_adopt_the_seeds_service_under_traffic_deploy_on_it_and_fold_back(single_world):
     w = single_world
     live = w.svc("myapp-ecs-service")
