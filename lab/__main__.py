@@ -3,7 +3,8 @@
     python -m lab up [--no-vms] [--timeout S]   start the daemon (idempotent), wait until the world is ready
     python -m lab status [--json]               endpoint, services, listener weights, target health, catalogue
     python -m lab down [--timeout S]            stop traffic, VM hosts, daemon and every task; free the ports
-    python -m lab reset                         reset moto and seed the world again (daemon keeps running)
+    python -m lab reset [--shape slots|single]  reset moto and seed the world again (daemon keeps running);
+                                                single: the seed's one service behind a plain forward, to adopt
     python -m lab traffic start|stop|report ... the load generator (lab/traffic.py)
     python -m lab faults [show|off|JSON]        fault settings of the running lab: throttling, 5xx, latency (lab/faults.py)
     python -m lab daemon                        the daemon itself, in the foreground
@@ -218,12 +219,12 @@ def reset(args):
     if not lab_api("status"):
         print("lab is not up", file=sys.stderr)
         return 1
-    result = lab_api("reset", "POST", timeout=120)
+    result = lab_api("reset?shape=%s" % args.shape, "POST", timeout=120)
     if result is None:
         print("lab reset failed; see %s" % _state("daemon.log"), file=sys.stderr)
         return 1
     status = wait_ready(args.timeout)
-    print("lab reset: world seeded again%s" % ("" if status else " (not ready yet)"))
+    print("lab reset: world seeded again (%s)%s" % (args.shape, "" if status else " (not ready yet)"))
     reregister_vm_hosts()
     return 0 if status else 1
 
@@ -253,6 +254,8 @@ def main(argv=None):
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("reset")
     p.add_argument("--timeout", type=float, default=UP_TIMEOUT_S)
+    p.add_argument("--shape", choices=config.SHAPES, default="slots",
+                   help="slots: the seeded slot layout (default); single: one service, one target group, plain forward")
     sub.add_parser("daemon")
     p = sub.add_parser("traffic", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

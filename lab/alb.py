@@ -2,7 +2,7 @@
 
 One local port per listener (config.LISTENER_LOCAL_PORTS: API listener port -> local port). Every
 `refresh_s` (<= 1 s) a refresher thread reads, through the API, the load balancer, its listeners' rules
-(path-pattern / host-header conditions, then the default action; forward actions as ForwardConfig weights
+(path-pattern / host-header / http-header conditions, then the default action; forward actions as ForwardConfig weights
 or a single TargetGroupArn) and describe_target_health of each target group. Each request goes to a
 weighted-random target group of the first matching rule, then round-robin over that group's `healthy` targets. No healthy target -> 503 from the "ELB" (HTTPCode_ELB_5XX_Count); upstream
 connection error -> 502 (also an ELB 5xx). Every response carries X-Lab-Target-Group.
@@ -89,15 +89,26 @@ def forward_weights(actions):
 
 
 def _condition_values(condition, field):
-    config_key = {"path-pattern": "PathPatternConfig", "host-header": "HostHeaderConfig"}[field]
+    config_key = {"path-pattern": "PathPatternConfig", "host-header": "HostHeaderConfig",
+                  "http-header": "HttpHeaderConfig"}[field]
     return (condition.get(config_key) or {}).get("Values") or condition.get("Values") or []
+
+
+def _condition_field(condition):
+    """The field a rule condition matches on: path-pattern, host-header, or http-header:<lower-case name>."""
+    field = condition.get("Field")
+    if field == "http-header":
+        name = (condition.get("HttpHeaderConfig") or {}).get("HttpHeaderName")
+        return "http-header:" + name.lower() if name else None
+    return field
 
 
 def rule_matchers(rules, default_actions):
     """Listener rules -> [(conditions, [(tg, weight)])] in priority order, the listener's default actions last.
 
-    Conditions understood: path-pattern and host-header (glob * and ?); a rule with any other condition
-    never matches here (the lab's flows use path and host rules only)."""
+    Conditions understood: path-pattern, host-header and http-header (glob * and ?; host and header values
+    case-insensitive); a rule with any other condition never matches here (the lab's flows use path, host and
+    header rules only)."""
     out = []
     for rule in rules or []:
         if rule.get("IsDefault") or rule.get("Priority") == "default":
@@ -105,25 +116,35 @@ def rule_matchers(rules, default_actions):
         weighted = forward_weights(rule.get("Actions"))
         conditions = []
         for c in rule.get("Conditions") or []:
-            field = c.get("Field")
-            if field not in ("path-pattern", "host-header"):
+            field = _condition_field(c)
+            if field is None or field.split(":", 1)[0] not in ("path-pattern", "host-header", "http-header"):
                 conditions = None
                 break
-            conditions.append((field, [v.lower() if field == "host-header" else v
-                                       for v in _condition_values(c, field)]))
+            conditions.append((field, [v if field == "path-pattern" else v.lower()
+                                       for v in _condition_values(c, field.split(":", 1)[0])]))
         if conditions is not None:
             out.append((int(rule["Priority"]), conditions, weighted))
     out.sort(key=lambda r: r[0])
     return [(conds, weighted) for _, conds, weighted in out] + [([], forward_weights(default_actions))]
 
 
-def route(matchers, path, host):
-    """The [(tg, weight)] of the first rule whose conditions all match (path without query, host without port)."""
+def route(matchers, path, host, headers=None):
+    """The [(tg, weight)] of the first rule whose conditions all match (path without query, host without port,
+    headers: {name: value} of the request)."""
     import fnmatch
     path = path.split("?", 1)[0]
     host = (host or "").split(":", 1)[0].lower()
+    lowered = dict((k.lower(), (v or "").lower()) for k, v in (headers or {}).items())
+
+    def subject(field):
+        if field == "path-pattern":
+            return path
+        if field == "host-header":
+            return host
+        return lowered.get(field.split(":", 1)[1])
+
     for conditions, weighted in matchers:
-        if all(any(fnmatch.fnmatchcase(path if field == "path-pattern" else host, v) for v in values)
+        if all(subject(field) is not None and any(fnmatch.fnmatchcase(subject(field), v) for v in values)
                for field, values in conditions):
             return weighted
     return []
@@ -360,7 +381,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
         body = self.rfile.read(length) if length else None
         snap = plane.snapshot
-        weighted = route(snap.listeners.get(api_port, []), self.path, self.headers.get("Host"))
+        weighted = route(snap.listeners.get(api_port, []), self.path, self.headers.get("Host"), dict(self.headers.items()))
         tg_arn = weighted_choice(weighted, plane.rng_random())
         if not snap.lb_arn or tg_arn is None:
             self._reply(503, b"503 Service Temporarily Unavailable (lab ALB: listener has no forward target)\n",

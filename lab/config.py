@@ -31,6 +31,21 @@ CONTAINER_NAME = "myapp"
 CONTAINER_PORT = 8080
 ALB_NAME = "myapp-alb"
 
+# World shapes (`python -m lab reset --shape NAME`): "slots" is the seeded slot layout above; "single" is the seed's
+# own account (issue 17): one service behind one target group, a plain forward on the production listener and no
+# test listener - the layout playbooks/ecs_adopt.yml turns into slots.
+SHAPES = ("slots", "single")
+SHAPE = _env("SHAPE", "slots")
+SINGLE_SERVICE = "myapp-ecs-service"
+SINGLE_TARGET_GROUP = "myapp-tg-blue"
+
+
+def world_services(shape):
+    """The ECS services a world of `shape` runs (the daemon is ready once each is steady)."""
+    if shape == "single":
+        return {SINGLE_SERVICE}
+    return {"%s-%s" % (APP, slot) for slot in SLOTS}
+
 # ALB listeners (port in the API) -> local port the data-plane proxy serves it on
 PROD_LISTENER_PORT = 80
 TEST_LISTENER_PORT = 9000

@@ -4,7 +4,7 @@ checker, the ALB data plane, all in one process. Started detached by `python -m 
 
 Besides the AWS APIs the endpoint answers:
   GET  /lab-api/status     {"pid", "started", "ready", "seeded", "services": {...}, "alb": bool}
-  POST /lab-api/reset      reset moto, stop every task, seed the world again
+  POST /lab-api/reset      reset moto, stop every task, seed the world again (?shape=single: the seed's one service)
   POST /lab-api/iam-enforce  {"enforce": true|false}: authorize the lab deployer's requests (lab/aws/iam_enforce.py)
   POST /lab-api/stale-reads  {"seconds": N}: ELBv2 reads answer the old actions N s after a change (lab/aws/stale_reads.py)
   POST /lab-api/shutdown   stop everything and exit
@@ -127,8 +127,12 @@ class LabApp:
             if path == "/lab-api/status":
                 return self._json(start_response, "200 OK", self.lab.status())
             if path == "/lab-api/reset" and method == "POST":
+                shape = (parse_qs(environ.get("QUERY_STRING", "")).get("shape") or [None])[0]
+                if shape is not None and shape not in config.SHAPES:
+                    return self._json(start_response, "400 Bad Request",
+                                      {"error": "unknown shape %r (known: %s)" % (shape, ", ".join(config.SHAPES))})
                 try:
-                    self.lab.reset()
+                    self.lab.reset(shape)
                 except Exception as e:
                     LOG.exception("reset failed")
                     return self._json(start_response, "500 Internal Server Error", {"error": str(e)})
@@ -209,7 +213,8 @@ class Lab:
         self.server = None
         self.reset_lock = threading.Lock()
         self.ready_at = None
-        self.world_services = {"%s-%s" % (config.APP, slot) for slot in config.SLOTS}
+        self.shape = config.SHAPE
+        self.world_services = config.world_services(self.shape)
         from lab.faults import FaultInjector
         self.faults = FaultInjector(config.FAULTS or None)   # a bad LAB_FAULTS stops the daemon here
 
@@ -236,7 +241,7 @@ class Lab:
         from lab.seed import seed
         try:
             t0 = time.time()
-            self.seeded = seed(self.endpoint)
+            self.seeded = seed(self.endpoint, shape=self.shape)
             self.create_deployer()
             self.seed_error = None
             LOG.info("world seeded in %.1f s", time.time() - t0)
@@ -312,8 +317,12 @@ class Lab:
         ecr_findings.reset()
         stale_reads.reset()
 
-    def reset(self):
+    def reset(self, shape=None):
+        """Forget everything and seed the world again, in `shape` (default: the shape seeded last)."""
         with self.reset_lock:
+            if shape:
+                self.shape = shape
+                self.world_services = config.world_services(shape)
             from moto.moto_api._internal.models import moto_api_backend
             with self.ecs.lock:     # no scheduler tick between forgetting the tasks and moto forgetting the services
                 self.forget_runtime()
@@ -343,7 +352,7 @@ class Lab:
             self.ready_at = time.time()
             LOG.info("ready %.1f s after the daemon started", self.ready_at - self.started)
         ready = ready and all(name in services for name in self.world_services)
-        return {"pid": os.getpid(), "endpoint": self.endpoint, "started": self.started, "ready": ready,
+        return {"pid": os.getpid(), "endpoint": self.endpoint, "started": self.started, "ready": ready, "shape": self.shape,
                 "seeded": self.seeded is not None, "seed_error": self.seed_error, "services": services,
                 "alb": self.alb is not None, "max_lifetime_s": MAX_LIFETIME_S, "iam_enforced": self.iam_enforced(),
                 "faults": self.faults.settings if self.faults.active else None,

@@ -7,6 +7,10 @@ groups myapp-a / myapp-b, ALB myapp-alb with the production listener (weighted, 
 and the test listener (100 % to the idle slot), services myapp-a (live) and myapp-b (desired 0).
 A server certificate from the lab CA (lab/tls.py) for the ALB's DNS name and 127.0.0.1, imported into ACM; the
 listeners whose API ports LAB_TLS_LISTENERS lists (e.g. "9000", "80,9000") are HTTPS with it, the others HTTP.
+
+shape="single" seeds the seed's own account instead of the two slots: one service `myapp-ecs-service` behind one
+target group `myapp-tg-blue`, a plain forward (TargetGroupArn, no ForwardConfig) on the production listener and no
+test listener - what playbooks/ecs_adopt.yml adopts.
 """
 import hashlib
 import json
@@ -97,14 +101,18 @@ def register_findings(out):
         ecr_findings.set_findings(config.ACCOUNT_ID, config.REGION, config.APP, digest, out["findings"].get(tag))
 
 
-def seed(endpoint=None, desired_count=None, with_findings=True):
-    """Create the world. Returns a dict of the ARNs and ids a test or `lab status` needs.
+def seed(endpoint=None, desired_count=None, with_findings=True, shape=None):
+    """Create the world (shape "slots" or "single", see the module's docstring). Returns a dict of the ARNs and ids
+    a test or `lab status` needs.
 
     with_findings=False when seeding from another process than the daemon's (see main): the daemon then
     calls register_findings(out) itself."""
     c = lambda s: client(s, endpoint)  # noqa: E731
     desired_count = config.DESIRED_COUNT if desired_count is None else desired_count
-    out = {}
+    shape = shape or config.SHAPE
+    if shape not in config.SHAPES:
+        raise ValueError("unknown world shape %r (known: %s)" % (shape, ", ".join(config.SHAPES)))
+    out = {"shape": shape}
     ec2 = c("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
@@ -202,17 +210,6 @@ def seed(endpoint=None, desired_count=None, with_findings=True):
     out["task_definition_arn"] = td["taskDefinitionArn"]
 
     elbv2 = c("elbv2")
-    tgs = {}
-    for slot in config.SLOTS:
-        tg = elbv2.create_target_group(Name="%s-%s" % (config.APP, slot), Protocol="HTTP",
-                                       Port=config.CONTAINER_PORT, VpcId=vpc, TargetType="ip",
-                                       HealthCheckProtocol="HTTP", Matcher={"HttpCode": "200"},
-                                       Tags=[{"Key": "app", "Value": config.APP}, {"Key": "slot", "Value": slot}],
-                                       **HEALTH_CHECK)["TargetGroups"][0]["TargetGroupArn"]
-        elbv2.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
-            {"Key": "deregistration_delay.timeout_seconds", "Value": str(DEREGISTRATION_DELAY_S)}])
-        tgs[slot] = tg
-    out["target_groups"] = tgs
     lb = elbv2.create_load_balancer(Name=config.ALB_NAME, Subnets=subnets, SecurityGroups=[alb_sg],
                                     Scheme="internet-facing", Type="application",
                                     Tags=[{"Key": "app", "Value": config.APP}])["LoadBalancers"][0]
@@ -227,6 +224,32 @@ def seed(endpoint=None, desired_count=None, with_findings=True):
             return {"Protocol": "HTTPS", "Certificates": [{"CertificateArn": cert_arn}]}
         return {"Protocol": "HTTP"}
 
+    out.update(load_balancer_arn=lb["LoadBalancerArn"], dns_name=lb["DNSName"])
+    service_args = dict(
+        cluster=config.CLUSTER, taskDefinition=td["taskDefinitionArn"], launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [task_sg],
+                                                      "assignPublicIp": "DISABLED"}},
+        deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100,
+                                 "deploymentCircuitBreaker": {"enable": True, "rollback": False}},
+        healthCheckGracePeriodSeconds=0, propagateTags="SERVICE")
+    if shape == "single":
+        tg = _target_group(elbv2, vpc, config.SINGLE_TARGET_GROUP, [{"Key": "app", "Value": config.APP}])
+        prod = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], **protocol(config.PROD_LISTENER_PORT),
+                                     Port=config.PROD_LISTENER_PORT,
+                                     DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]
+        out.update(target_groups={"single": tg}, prod_listener_arn=prod["ListenerArn"], test_listener_arn=None)
+        ecs.create_service(serviceName=config.SINGLE_SERVICE, desiredCount=desired_count,
+                           loadBalancers=[{"targetGroupArn": tg, "containerName": config.CONTAINER_NAME,
+                                           "containerPort": config.CONTAINER_PORT}],
+                           tags=[{"key": "app", "value": config.APP}, {"key": "team", "value": "payments"}],
+                           **service_args)
+        return out
+
+    tgs = {}
+    for slot in config.SLOTS:
+        tgs[slot] = _target_group(elbv2, vpc, "%s-%s" % (config.APP, slot),
+                                  [{"Key": "app", "Value": config.APP}, {"Key": "slot", "Value": slot}])
+    out["target_groups"] = tgs
     live_slot = config.LIVE_SLOT
     idle_slot = [s for s in config.SLOTS if s != live_slot][0]
     stickiness = {"Enabled": False}
@@ -241,22 +264,25 @@ def seed(endpoint=None, desired_count=None, with_findings=True):
                                      "Type": "forward", "ForwardConfig": {
                                          "TargetGroups": [{"TargetGroupArn": tgs[idle_slot], "Weight": 100}],
                                          "TargetGroupStickinessConfig": stickiness}}])["Listeners"][0]
-    out.update(load_balancer_arn=lb["LoadBalancerArn"], prod_listener_arn=prod["ListenerArn"],
-               test_listener_arn=test["ListenerArn"], dns_name=lb["DNSName"])
+    out.update(prod_listener_arn=prod["ListenerArn"], test_listener_arn=test["ListenerArn"])
 
     for slot in config.SLOTS:
         ecs.create_service(
-            cluster=config.CLUSTER, serviceName="%s-%s" % (config.APP, slot), taskDefinition=td["taskDefinitionArn"],
-            desiredCount=desired_count if slot == live_slot else 0, launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [task_sg],
-                                                          "assignPublicIp": "DISABLED"}},
+            serviceName="%s-%s" % (config.APP, slot), desiredCount=desired_count if slot == live_slot else 0,
             loadBalancers=[{"targetGroupArn": tgs[slot], "containerName": config.CONTAINER_NAME,
                             "containerPort": config.CONTAINER_PORT}],
-            deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100,
-                                     "deploymentCircuitBreaker": {"enable": True, "rollback": False}},
-            healthCheckGracePeriodSeconds=0, propagateTags="SERVICE",
-            tags=[{"key": "app", "value": config.APP}, {"key": "slot", "value": slot}])
+            tags=[{"key": "app", "value": config.APP}, {"key": "slot", "value": slot}], **service_args)
     return out
+
+
+def _target_group(elbv2, vpc, name, tags):
+    """A target group of the app's tasks (health check /health, deregistration delay 5 s); its ARN."""
+    arn = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=config.CONTAINER_PORT, VpcId=vpc, TargetType="ip",
+                                    HealthCheckProtocol="HTTP", Matcher={"HttpCode": "200"}, Tags=tags,
+                                    **HEALTH_CHECK)["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": str(DEREGISTRATION_DELAY_S)}])
+    return arn
 
 
 def main(argv=None):
@@ -269,6 +295,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lab.seed")
     parser.add_argument("--endpoint", default=config.AWS_ENDPOINT)
     parser.add_argument("--wait", type=float, default=60.0, help="wait this long for the endpoint to listen")
+    parser.add_argument("--shape", choices=config.SHAPES, default=config.SHAPE, help="the world's shape")
     args = parser.parse_args(argv)
     for service in SERVICES:
         client(service, args.endpoint)
@@ -283,7 +310,7 @@ def main(argv=None):
                 sys.stderr.write("endpoint %s did not listen within %.0f s\n" % (args.endpoint, args.wait))
                 return 2
             time.sleep(0.05)
-    sys.stdout.write(json.dumps(seed(args.endpoint, with_findings=False)) + "\n")
+    sys.stdout.write(json.dumps(seed(args.endpoint, with_findings=False, shape=args.shape)) + "\n")
     return 0
 
 

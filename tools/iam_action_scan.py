@@ -222,9 +222,15 @@ def coverage(ia=None):
     for module, files in used.items():
         for action in ia.MODULE_ACTIONS.get(module, {}).get("calls", []):
             called.setdefault(action, []).append("%s (%s)" % (module, files[0]))
+    # Adoption drives community.aws.ecs_service / elb_target_group to create and delete (MODULE_ACTIONS maps their
+    # deploy-time use): its own list says which module option calls each action.
+    for action, why in getattr(ia, "ECS_ADOPT_ACTIONS", ()):
+        if "ecs_service" in why or "elb_target_group" in why:
+            called.setdefault(action, []).append("adoption: " + why)
     for action, why in ia.IMPLIED_ACTIONS.items():
         called.setdefault(action, []).append("implied: " + why)
-    listed = set(ia.policy_actions())
+    # The deployer's policy and adoption's own (playbooks/ecs_adopt.yml, docs/iam-policy-adopt.json).
+    listed = set(ia.policy_actions()) | set(ia.adopt_actions())
     not_granted = set(a for m in used for a in ia.MODULE_ACTIONS.get(m, {}).get("not_granted", {}))
     missing = sorted(a for a in called if a not in listed and a not in not_granted)
     unused = sorted(a for a in listed if a not in called)

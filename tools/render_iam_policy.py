@@ -16,6 +16,7 @@ Rendered from the one list in plugins/module_utils/iam_actions.py (the list iam_
   --write PATH / --check PATH      write the policy to PATH / exit 1 when PATH differs from what is rendered.
 
 docs/iam-policy.json is `--inventory inventories/example --group production`.
+  --set adopt                      adoption's own policy instead (playbooks/ecs_adopt.yml, docs/iam-policy-adopt.json).
 """
 import argparse
 import importlib.util
@@ -96,10 +97,13 @@ def scope_from_vars(variables):
     return scope
 
 
-def render(resources=None, inventory=None, groups=()):
-    """The policy document as the text written to docs/iam-policy.json."""
+def render(resources=None, inventory=None, groups=(), action_set="deploy"):
+    """The policy document as the text written to docs/iam-policy.json (docs/iam-policy-adopt.json for `adopt`)."""
     ia = load_iam_actions()
-    if inventory:
+    if action_set != "deploy":
+        document = ia.policy_document([action for action, dummy in ia.ACTION_SETS[action_set]],
+                                      resources=resources or "*")
+    elif inventory:
         scope = scope_from_vars(inventory_vars(inventory, groups))
         errors = ia.check_scope(scope)
         if errors:
@@ -125,6 +129,8 @@ def main(argv=None):
     parser.add_argument("--inventory", help="inventory directory whose group_vars name the resources")
     parser.add_argument("--group", action="append", default=[], help="group whose group_vars apply after all's")
     parser.add_argument("--explain", action="store_true", help="print why each statement keeps * or what it scopes")
+    parser.add_argument("--set", dest="action_set", choices=("deploy", "adopt"), default="deploy",
+                        help="deploy: the blue-green flow's policy (default); adopt: adoption's")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--write", metavar="PATH", help="write the policy to PATH instead of printing it")
     target.add_argument("--check", metavar="PATH", help="exit 1 when PATH differs from the rendered policy")
@@ -134,7 +140,7 @@ def main(argv=None):
     if args.explain:
         sys.stdout.write(explain(args.inventory, tuple(args.group)))
         return 0
-    text = render(args.resource, args.inventory, tuple(args.group))
+    text = render(args.resource, args.inventory, tuple(args.group), args.action_set)
     if args.write:
         Path(args.write).write_text(text, encoding="utf-8")
         return 0

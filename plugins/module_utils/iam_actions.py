@@ -224,6 +224,37 @@ IMPLIED_ACTIONS = {
     "iam:PassRole": "ecs:RegisterTaskDefinition with a task or execution role (ecs_taskdef_clone)",
 }
 
+# Adoption (playbooks/ecs_adopt.yml) is run once per service, by someone allowed to create and delete load-balancer and
+# ECS resources the deployment never creates or deletes: its own group, rendered into docs/iam-policy-adopt.json
+# (tools/render_iam_policy.py --set adopt), to grant beside - not inside - the deployer's policy.
+ECS_ADOPT_ACTIONS = (
+    ("ecs:DescribeServices", "the service to adopt and the slots (ecs_adopt_info, ecs_service)"),
+    ("ecs:CreateService", "slot b's service from slot a's (ecs_service)"),
+    ("ecs:TagResource", "slot b's service gets slot a's tags at creation (ecs_service)"),
+    ("ecs:DeleteService", "fold back: the removed slot's service (ecs_service state=absent)"),
+    ("ecs:UpdateService", "fold back: scale the removed slot's service to 0 before deleting it (ecs_service force_deletion)"),
+    ("elasticloadbalancing:DescribeLoadBalancers", "the load balancer (ecs_adopt_info, alb_weighted_shift, alb_test_route)"),
+    ("elasticloadbalancing:DescribeListeners", "the production and test listeners (ecs_adopt_info, alb_test_route)"),
+    ("elasticloadbalancing:DescribeRules", "a given rule, the test header rule (ecs_adopt_info, alb_test_route)"),
+    ("elasticloadbalancing:DescribeTargetGroups", "slot a's and slot b's target groups (ecs_adopt_info, elb_target_group)"),
+    ("elasticloadbalancing:DescribeTargetGroupAttributes", "copy slot a's target group attributes (ecs_adopt_info, elb_target_group)"),
+    ("elasticloadbalancing:DescribeTags", "copy slot a's target group tags (ecs_adopt_info, elb_target_group)"),
+    ("elasticloadbalancing:CreateTargetGroup", "slot b's target group (elb_target_group)"),
+    ("elasticloadbalancing:ModifyTargetGroup", "slot b's health check (elb_target_group)"),
+    ("elasticloadbalancing:ModifyTargetGroupAttributes", "slot b's deregistration delay, stickiness (elb_target_group)"),
+    ("elasticloadbalancing:AddTags", "slot b's target group tags (elb_target_group)"),
+    ("elasticloadbalancing:ModifyListener", "plain forward to weighted forward, and back (alb_weighted_shift)"),
+    ("elasticloadbalancing:ModifyRule", "the same on a given rule (alb_weighted_shift)"),
+    ("elasticloadbalancing:CreateListener", "the test listener (alb_test_route)"),
+    ("elasticloadbalancing:DeleteListener", "fold back: the test listener (alb_test_route)"),
+    ("elasticloadbalancing:CreateRule", "the test header rule (alb_test_route)"),
+    ("elasticloadbalancing:DeleteRule", "fold back: the test header rule (alb_test_route)"),
+    ("elasticloadbalancing:DeleteTargetGroup", "fold back: the removed slot's target group (elb_target_group)"),
+    ("ssm:GetParameter", "fold back is refused while the deployment lock is held (ecs_adopt_info)"),
+)
+
+ACTION_SETS = {"deploy": ECS_BLUE_GREEN_ACTIONS, "adopt": ECS_ADOPT_ACTIONS}
+
 ACTION_RE = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
 DENIED_DECISIONS = ("implicitDeny", "explicitDeny")
 # iam:PassRole is scoped to ECS tasks, the only service the flow passes roles to.
@@ -247,6 +278,11 @@ def policy_actions():
         if action not in out:
             out.append(action)
     return out
+
+
+def adopt_actions():
+    """The action names adoption (and folding back) needs, in the list's order."""
+    return [action for action, dummy in ECS_ADOPT_ACTIONS]
 
 
 def check_actions(actions):

@@ -18,7 +18,8 @@ description:
     which can be fed back as O(weights) and O(stickiness_duration).
   - A forward action without C(ForwardConfig) (a plain C(TargetGroupArn)) counts as 100 % to that target group.
   - Idempotent - weights that already route traffic the same way (compared as shares, so 90/10 equals 9/1 and a
-    target group at 0 equals one left out) and the same stickiness make no call and report no change.
+    target group at 0 equals one left out) and the same stickiness make no call and report no change (with
+    O(exact), only the same target groups with the same weights do).
   - The forward action gets exactly the target groups given; others are removed from it.
 author:
   - progressive.delivery maintainers (@progressive-delivery)
@@ -67,6 +68,14 @@ options:
     description: Seconds to wait, reading back every second, until the API shows the new weights.
     type: int
     default: 30
+  exact:
+    description:
+      - Write unless the forward action already lists exactly these target groups with these weights and the same
+        stickiness - not only when the traffic would route differently. Turns a plain forward into a weighted one of
+        the same traffic (a target group at weight 0 is then in use by the load balancer), or drops a target group
+        at weight 0 from it.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -305,6 +314,7 @@ def main():
             stickiness_duration=dict(type="int", default=0),
             min_healthy_targets=dict(type="int", default=0),
             wait_timeout=dict(type="int", default=30),
+            exact=dict(type="bool", default=False),
         ),
         required_one_of=[["listener_arn", "load_balancer", "rule_arn"],
                          ["weights", "live_target_group"]],
@@ -346,7 +356,7 @@ def main():
                         % (what, ", ".join("target group %s has %d healthy targets" % (names[arn], n) for arn, n in short),
                            params["min_healthy_targets"]),
                     healthy_targets=dict((names[arn], n) for arn, n in health.items()), previous=wlib.describe_config(current, names))
-        changed = not wlib.same_traffic(current, desired)
+        changed = not (wlib.applied(current, desired) if params["exact"] else wlib.same_traffic(current, desired))
         result_config = current
         waited = None
         if changed and not module.check_mode:

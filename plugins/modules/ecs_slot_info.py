@@ -264,6 +264,16 @@ def describe_slot_service(module, ecs, cluster, name, container_name):
     return info
 
 
+def find_slot_target_group(module, elbv2, slot, ref):
+    kwargs = dict(TargetGroupArns=[ref]) if ref.startswith("arn:") else dict(Names=[ref])
+    try:
+        return elbv2.describe_target_groups(aws_retry=True, **kwargs)["TargetGroups"][0]
+    except is_boto3_error_code("TargetGroupNotFound"):
+        module.fail_json(msg="target group %r of slot %s not found: name the slots' services and target groups (services, "
+                             "target_groups; ecs_validate_slot_names in the roles), or turn a service that is not in slots "
+                             "yet into them with playbooks/ecs_adopt.yml" % (ref, slot))
+
+
 def main():
     slot_pair = dict(type="dict", options=dict(a=dict(type="str"), b=dict(type="str")))
     module = ProgressiveDeliveryModule(
@@ -308,7 +318,7 @@ def main():
         slots = {}
         for slot in slotlib.SLOT_NAMES:
             info = describe_slot_service(module, ecs, params["cluster"], service_names[slot], params["container_name"])
-            tg = lookup.find_target_group(module, elbv2, tg_refs[slot])
+            tg = find_slot_target_group(module, elbv2, slot, tg_refs[slot])
             info.update(target_group_arn=tg["TargetGroupArn"], target_group_name=tg["TargetGroupName"],
                         target_group_dimension=tg["TargetGroupArn"].split(":", 5)[-1])
             slots[slot] = info

@@ -231,3 +231,23 @@ def test_shift_read_back_and_rerun_against_the_lab(request):
         assert api_weights(listener_actions(world)) == {tgs["a"]: 100, tgs["b"]: 0}
     finally:
         world["elbv2"].delete_load_balancer(LoadBalancerArn=world["lb"]["LoadBalancerArn"])
+
+
+def test_exact_turns_a_plain_forward_into_a_weighted_one_of_the_same_traffic_and_back(moto, alb):
+    """What adoption needs: the same traffic written in another form (shares alone would call it unchanged)."""
+    tgs = alb["tgs"]
+    weighted = dict(listener_arn=alb["listener_arn"], weights={tgs["a"]: 100, "shift-b": 0})
+    play = localhost_play([
+        shift("same shares", **weighted),
+        shift("exact", exact=True, **weighted),
+        shift("exact again", exact=True, **weighted),
+        shift("drop b", listener_arn=alb["listener_arn"], weights={tgs["a"]: 100}, exact=True),
+    ], moto.url)
+    result = run_playbook(play, diff=True)
+    assert result.rc == 0, result
+    assert result.task("same shares")["changed"] is False
+    assert result.task("exact")["changed"] is True and result.task("exact again")["changed"] is False
+    assert result.task("exact")["diff"]["after"]["weights"] == {"shift-a": 100, "shift-b": 0}
+    assert result.task("drop b")["changed"] is True
+    assert api_weights(listener_actions(alb)) == {tgs["a"]: 100}
+    assert [a["Type"] for a in listener_actions(alb)] == ["authenticate-oidc", "forward"]

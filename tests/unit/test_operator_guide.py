@@ -20,7 +20,7 @@ ROOT_FILES = ("execution-environment.yml", "requirements.txt", "requirements-dev
               "bindep.txt", "galaxy.yml", "ansible.cfg", "Makefile")
 TOP_DIRS = ("playbooks", "inventories", "docs", "tools", "awx", "roles", "lab", "bench", "plugins", "tests", "meta",
             "examples", "molecule")
-VARIABLE_PREFIXES = ("ecs_validate", "ecs_green_deploy", "ecs_traffic_shift", "ecs_cleanup", "ecs_rollback",
+VARIABLE_PREFIXES = ("ecs_validate", "ecs_adopt", "ecs_green_deploy", "ecs_traffic_shift", "ecs_cleanup", "ecs_rollback",
                      "deploy_notify", "vm_deploy", "vm_rolling", "ecs_bg", "deployment_report", "deploy_controller",
                      "aws_")
 

@@ -90,3 +90,17 @@ def test_explain_says_why_each_star_stays():
     assert out.returncode == 0, out.stderr
     assert "NoResourceLevelPermissions:" in out.stdout and "cloudwatch:GetMetricData: no resource type" in out.stdout
     assert "PassTaskRolesToEcsTasks: iam:PassRole" in out.stdout and "iam:PassedToService" in out.stdout
+
+
+def test_committed_adoption_policy_is_what_the_renderer_produces_and_grants_only_adoption_actions():
+    rendered = run_renderer("--set", "adopt")
+    assert rendered.returncode == 0, rendered.stderr
+    path = REPO / "docs" / "iam-policy-adopt.json"
+    assert path.read_text(encoding="utf-8") == rendered.stdout, (
+        "docs/iam-policy-adopt.json has drifted: run python tools/render_iam_policy.py --set adopt --write docs/iam-policy-adopt.json")
+    granted = granted_actions(json.loads(rendered.stdout))
+    assert granted == set(iam_actions.adopt_actions())
+    # adoption creates and deletes what a deployment never does: those stay out of the deployer's policy
+    for action in ("ecs:DeleteService", "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteTargetGroup"):
+        assert action in granted and action not in iam_actions.required_actions()
+    assert all(purpose.strip() for dummy, purpose in iam_actions.ECS_ADOPT_ACTIONS)

@@ -220,3 +220,16 @@ def test_delayed_delivery_releases_oldest_first_and_only_when_due():
     assert d.hold(60, 60, []) == 180 and len(d.pending) == 1               # nothing to deliver for an empty period
     assert d.release(119.9) == []
     assert d.release(120) == [(0, ["p0"])] and d.pending == []
+
+
+def test_a_header_rule_routes_only_requests_carrying_the_header_and_a_plain_forward_takes_the_rest():
+    """Adoption's test route on the production listener: a header rule to the idle slot, the default a plain forward."""
+    default = [{"Type": "forward", "TargetGroupArn": TG_A}]
+    rules = [{"Priority": "1", "IsDefault": False, "Conditions": [
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Slot", "Values": ["Candidate"]}}],
+        "Actions": [{"Type": "forward", "TargetGroupArn": TG_B}]}]
+    matchers = alb.rule_matchers(rules, default)
+    assert alb.route(matchers, "/health", "x", {"x-slot": "candidate"}) == [(TG_B, 1)]
+    assert alb.route(matchers, "/health", "x", {"X-Slot": "other"}) == [(TG_A, 1)]
+    assert alb.route(matchers, "/health", "x") == [(TG_A, 1)]
+    assert alb.weighted_choice(alb.route(matchers, "/", "x"), 0.99) == TG_A
