@@ -116,6 +116,14 @@ class LabApp:
                     LOG.exception("reset failed")
                     return self._json(start_response, "500 Internal Server Error", {"error": str(e)})
                 return self._json(start_response, "200 OK", self.lab.status())
+            if path == "/lab-api/service-quota" and method == "POST":
+                from lab.aws import quotas
+                try:
+                    length = int(environ.get("CONTENT_LENGTH") or 0)
+                    doc = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                    return self._json(start_response, "200 OK", {"Quota": quotas.set_quota(doc)})
+                except (ValueError, KeyError, TypeError) as e:
+                    return self._json(start_response, "400 Bad Request", {"error": str(e)})
             if path == "/lab-api/shutdown" and method == "POST":
                 self.lab.stopping.set()
                 return self._json(start_response, "202 Accepted", {"stopping": True})
@@ -166,11 +174,13 @@ class Lab:
         self.world_services = {"%s-%s" % (config.APP, slot) for slot in config.SLOTS}
 
     def install(self):
-        from lab.aws import cloudwatch, ecr_findings, iam_simulate
+        from lab.aws import cloudwatch, ecr_findings, iam_simulate, quotas, sts_assume
         from lab.aws.ecs_tasks import EcsController
         from lab.aws.target_health import TargetHealthChecker
         cloudwatch.install()
         iam_simulate.install()
+        quotas.install()
+        sts_assume.install()
         ecr_findings.install()
         self.checker = TargetHealthChecker().install()
         self.ecs = EcsController(self.checker).install()
@@ -240,8 +250,9 @@ class Lab:
         """Before moto forgets everything: stop our tasks and health state with it."""
         self.ecs.stop_all_tasks()
         self.checker.reset()
-        from lab.aws import ecr_findings
+        from lab.aws import ecr_findings, quotas
         ecr_findings.reset()
+        quotas.reset()
 
     def reset(self):
         with self.reset_lock:

@@ -49,6 +49,13 @@ ECS_BLUE_GREEN_ACTIONS = (
     ("ssm:DeleteParameter", "release the deployment lock (deploy_lock)"),
     ("ssm:DescribeParameters", "secrets given as SSM parameters resolve (ecs_taskdef_clone)"),
     ("secretsmanager:DescribeSecret", "secrets given as Secrets Manager ARNs resolve (ecs_taskdef_clone)"),
+    ("servicequotas:GetServiceQuota", "Fargate vCPU quota for the capacity check (ecs_live_check)"),
+    ("servicequotas:GetAWSDefaultServiceQuota", "Fargate vCPU quota never changed from its default (ecs_live_check)"),
+    ("ecs:ListContainerInstances", "EC2 capacity check (ecs_live_check)"),
+    ("ecs:DescribeContainerInstances", "EC2 capacity check: remaining CPU / memory (ecs_live_check)"),
+    ("ecs:ListServices", "find held slots (ecs_hold), revisions in use (ecs_taskdef_prune)"),
+    ("ecs:ListClusters", "revisions in use in every cluster (ecs_taskdef_prune)"),
+    ("ecs:UntagResource", "drop a hold's tags once it ended (ecs_hold)"),
     ("logs:CreateLogStream", "audit trail in CloudWatch Logs (deployment_audit)"),
     ("logs:PutLogEvents", "audit trail in CloudWatch Logs (deployment_audit)"),
 )
