@@ -115,6 +115,9 @@ holds:
     scaled_down:
       description: Whether it was (or in check mode would be) scaled to zero.
       type: bool
+    task_definition:
+      description: The task definition (C(family:revision)) the service runs.
+      type: str
 scaled_down:
   description: Names of the services scaled to zero.
   returned: always
@@ -203,7 +206,7 @@ def record(module, ecs):
         ecs.tag_resource(aws_retry=True, resourceArn=service["serviceArn"], tags=[{"key": k, "value": v} for k, v in sorted(wanted.items())])
     hold = holdlib.parse(wanted)
     entry = dict(service=service["serviceName"], decision="recorded", until=hold["until"], remaining=holdlib.remaining(hold, now),
-                 desired_count=service.get("desiredCount", 0), scaled_down=False,
+                 desired_count=service.get("desiredCount", 0), scaled_down=False, task_definition=hold["task_definition"],
                  reason="held until %s" % hold["until"] + ("" if changed else " (recorded before, kept)"))
     diff = dict(before={service["serviceName"]: dict((k, before.get(k)) for k in holdlib.HOLD_TAGS if before.get(k))},
                 after={service["serviceName"]: wanted})
@@ -229,7 +232,7 @@ def release(module, ecs):
         decision, reason = holdlib.decide(hold, now, service.get("desiredCount", 0), revision_of(service), percent,
                                           lock_held(ssm, hold["lock_name"]))
         entry = dict(service=name, decision=decision, reason=reason, until=hold["until"], remaining=holdlib.remaining(hold, now),
-                     desired_count=service.get("desiredCount", 0), scaled_down=False)
+                     desired_count=service.get("desiredCount", 0), scaled_down=False, task_definition=revision_of(service))
         held_tags = [k for k in holdlib.HOLD_TAGS if k in tags]
         if decision in (holdlib.HOLDING, holdlib.LOCKED) or (decision == holdlib.EXPIRED and not p["scale_down"]):
             pending.append(name)
