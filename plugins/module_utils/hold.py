@@ -100,7 +100,7 @@ def decide(record, now, desired_count, task_definition, traffic_percent, lock_he
 def revision_number(arn_or_name):
     """`arn:...:task-definition/myapp:12` or `myapp:12` -> ("myapp", 12)."""
     tail = arn_or_name.rsplit("/", 1)[-1]
-    family, _, number = tail.rpartition(":")
+    family, dummy, number = tail.rpartition(":")
     return family, int(number)
 
 
