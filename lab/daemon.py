@@ -157,6 +157,14 @@ class LabApp:
                 except (ValueError, AttributeError, TypeError):
                     return self._json(start_response, "400 Bad Request", {"error": 'body must be {"seconds": N}'})
                 return self._json(start_response, "200 OK", {"stale_read_seconds": stale_reads.seconds()})
+            if path == "/lab-api/service-quota" and method == "POST":
+                from lab.aws import quotas
+                try:
+                    length = int(environ.get("CONTENT_LENGTH") or 0)
+                    doc = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                    return self._json(start_response, "200 OK", {"Quota": quotas.set_quota(doc)})
+                except (ValueError, KeyError, TypeError) as e:
+                    return self._json(start_response, "400 Bad Request", {"error": str(e)})
             if path == "/lab-api/shutdown" and method == "POST":
                 self.lab.stopping.set()
                 return self._json(start_response, "202 Accepted", {"stopping": True})
@@ -219,13 +227,15 @@ class Lab:
         self.faults = FaultInjector(config.FAULTS or None)   # a bad LAB_FAULTS stops the daemon here
 
     def install(self):
-        from lab.aws import cloudwatch, ecr_findings, iam_enforce, iam_simulate, stale_reads
+        from lab.aws import cloudwatch, ecr_findings, iam_enforce, iam_simulate, quotas, stale_reads, sts_assume
         from lab.aws.ecs_tasks import EcsController
         from lab.aws.target_health import TargetHealthChecker
         cloudwatch.install()
         iam_simulate.install()
         iam_enforce.install()
         stale_reads.install()
+        quotas.install()
+        sts_assume.install()
         ecr_findings.install()
         self.checker = TargetHealthChecker().install()
         self.ecs = EcsController(self.checker).install()
@@ -313,9 +323,10 @@ class Lab:
         """Before moto forgets everything: stop our tasks and health state with it."""
         self.ecs.stop_all_tasks()
         self.checker.reset()
-        from lab.aws import ecr_findings, stale_reads
+        from lab.aws import ecr_findings, quotas, stale_reads
         ecr_findings.reset()
         stale_reads.reset()
+        quotas.reset()
 
     def reset(self, shape=None):
         """Forget everything and seed the world again, in `shape` (default: the shape seeded last)."""

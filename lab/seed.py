@@ -46,6 +46,7 @@ DEPLOYER_ACTIONS = [
     "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
     "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:DescribeParameters",
     "secretsmanager:DescribeSecret", "logs:DescribeLogGroups", "logs:CreateLogStream", "logs:PutLogEvents",
+    "servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota", "ecs:UntagResource",
 ]
 READONLY_ACTIONS = ["sts:GetCallerIdentity", "ecr:Describe*", "ecs:Describe*", "ecs:List*",
                     "elasticloadbalancing:Describe*", "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics"]

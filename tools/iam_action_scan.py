@@ -111,7 +111,9 @@ def scan_source(text, services=None, where="<source>"):
         if name in ("get_paginator", "get_waiter", "paginate"):
             op_name = _string_arg(node) or _string_arg(node, 1)
             if op_name:
-                for service in sorted(services):
+                # ecs.get_paginator("list_services") is ECS's, even in a source that also has a Service Quotas client
+                named = RECEIVER_SERVICE.get(_receiver_name(func.value)) if isinstance(func, ast.Attribute) else None
+                for service in sorted([named] if named in services else services):
                     ops, waiters = service_ops(service)
                     table = waiters if name == "get_waiter" else ops
                     if op_name in table:

@@ -608,6 +608,32 @@ class EcsController:
         self._metric_delivery.hold(period_start, period, datums)
         for _, held in self._metric_delivery.release(now):
             cloudwatch_backends[self.account_id][self.region].put_metric_data("AWS/ECS", held)
+        usage = self._fargate_usage(stamp)
+        if usage:
+            cloudwatch_backends[self.account_id][self.region].put_metric_data("AWS/Usage", usage)
+
+    def _fargate_usage(self, stamp):
+        """AWS/Usage ResourceCount of Fargate vCPUs (what the Fargate vCPU quotas count), per class; as in AWS, no
+        datapoint for a class with nothing running."""
+        vcpus = {}
+        with self.lock:
+            for runtime in self.runtimes.values():
+                service = runtime.service
+                providers = [s.get("capacityProvider") for s in (getattr(service, "capacity_provider_strategy", None) or [])]
+                if getattr(service, "launch_type", None) == "FARGATE" or (providers and "FARGATE" in providers):
+                    klass = "Standard/OnDemand"
+                elif providers and set(providers) == {"FARGATE_SPOT"}:
+                    klass = "Standard/Spot"
+                else:
+                    continue
+                for task in runtime.tasks:
+                    if task.last_status in ALIVE:
+                        cpu_units = float(task.task_def.cpu or task.container.get("cpu") or 256)
+                        vcpus[klass] = vcpus.get(klass, 0.0) + cpu_units / 1024.0
+        return [{"MetricName": "ResourceCount", "Value": round(value, 4), "Unit": "None", "Timestamp": stamp,
+                 "Dimensions": [{"Name": "Service", "Value": "Fargate"}, {"Name": "Type", "Value": "Resource"},
+                                {"Name": "Resource", "Value": "vCPU"}, {"Name": "Class", "Value": klass}]}
+                for klass, value in sorted(vcpus.items()) if value > 0]
 
     # ---------------------------------------------------------------- thread, reset, shutdown
     def _loop(self):

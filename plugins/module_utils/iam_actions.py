@@ -49,6 +49,15 @@ ECS_BLUE_GREEN_ACTIONS = (
     ("ssm:DeleteParameter", "release the deployment lock (deploy_lock)"),
     ("ssm:DescribeParameters", "secrets given as SSM parameters resolve (ecs_taskdef_clone)"),
     ("secretsmanager:DescribeSecret", "secrets given as Secrets Manager ARNs resolve (ecs_taskdef_clone)"),
+    ("servicequotas:GetServiceQuota", "Fargate vCPU quota for the capacity check (ecs_live_check)"),
+    ("servicequotas:GetAWSDefaultServiceQuota", "Fargate vCPU quota never changed from its default (ecs_live_check)"),
+    ("ecs:ListContainerInstances", "EC2 capacity check (ecs_live_check)"),
+    ("ecs:DescribeContainerInstances", "EC2 capacity check: remaining CPU / memory (ecs_live_check)"),
+    ("ecs:ListServices", "find held slots (ecs_hold), revisions in use (ecs_taskdef_prune)"),
+    ("ecs:ListClusters", "revisions in use in every cluster (ecs_taskdef_prune)"),
+    ("ecs:UntagResource", "drop a hold's tags once it ended (ecs_hold)"),
+    ("sts:AssumeRole", "assume the deployment role when aws_assume_role_arn is set (aws_assume_role)"),
+    ("ecs:DeregisterTaskDefinition", "old revisions beyond ecs_cleanup_keep_revisions, never one a service runs (ecs_taskdef_prune)"),
     ("logs:CreateLogStream", "audit trail in CloudWatch Logs (deployment_audit)"),
     ("logs:PutLogEvents", "audit trail in CloudWatch Logs (deployment_audit)"),
 )
@@ -178,6 +187,9 @@ for _action in WILDCARD_REASONS:
 # against the module's source by the coverage test (every action its code can call is in one of the two, unless
 # not_granted has "*": the rest of a module used for one mode only); a role using a module missing here fails it.
 MODULE_ACTIONS = {
+    "amazon.aws.sts_assume_role": {
+        "calls": ["sts:AssumeRole"],
+        "not_granted": {}},
     "amazon.aws.aws_caller_info": {
         "calls": ["sts:GetCallerIdentity"],
         "not_granted": {"iam:ListAccountAliases": "the module leaves account_alias out when it is denied; nothing uses it"}},

@@ -251,7 +251,7 @@ def playbooks_of(template):
 
 def test_the_export_holds_only_resources_awx_import_reads_and_all_of_ours():
     assert set(EXPORT) <= set(EXPORTABLE_RESOURCES), set(EXPORT) - set(EXPORTABLE_RESOURCES)
-    assert set(job_templates()) == {"ECS blue-green deploy", "ECS rollback", "VM rolling deploy", "VM rollback"}
+    assert set(job_templates()) == {"ECS blue-green deploy", "ECS rollback", "ECS cleanup", "VM rolling deploy", "VM rollback"}
     assert set(workflows()) == {"ECS production deploy", "ECS staging deploy"}
 
 

@@ -1,0 +1,281 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ecs_hold
+version_added: 0.2.0
+short_description: Hold the old slot of a blue-green deployment warm, and scale it down once its hold has passed
+description:
+  - O(state=present) records a hold on a service (the old slot after a deployment reached 100 %) in its tags - until
+    when, the task definition it runs, the production listener and its target group, the application's deployment
+    lock. A hold already recorded for the same task definition is kept as it is, so a rerun does not extend it.
+  - O(state=absent) looks at held services - O(services), or every service of O(cluster) that carries a hold - and
+    for each one decides from AWS alone - its hold passed, it still runs the held task definition, it has no
+    production traffic, and no deployment of the application is in flight (its lock) - then scales it to zero
+    and drops the hold's tags. A held slot that serves traffic again (rolled back to) or runs another revision
+    (reused by a later deployment) is never scaled down; only its void hold's tags are dropped. A hold not yet
+    passed is left alone; nothing else is touched, so it is safe to run on a schedule.
+author:
+  - progressive.delivery maintainers (@progressive-delivery)
+options:
+  cluster:
+    description: ECS cluster name or ARN.
+    type: str
+    required: true
+  state:
+    description: C(present) records a hold on O(services); C(absent) ends the holds that have passed.
+    type: str
+    choices: [present, absent]
+    default: absent
+  services:
+    description:
+      - Service names. Exactly one for O(state=present). For O(state=absent), the services to look at; default every
+        service of O(cluster) with a hold.
+    type: list
+    elements: str
+  hold_seconds:
+    description: How long the hold lasts from now (O(state=present)); C(0) makes it pass at once.
+    type: int
+    default: 1800
+  execution_id:
+    description: The deployment that starts the hold (O(state=present)).
+    type: str
+  listener_arn:
+    description: Production listener (or listener rule) ARN whose weights tell whether the slot serves (O(state=present)).
+    type: str
+  target_group_arn:
+    description: The held slot's target group ARN (O(state=present)).
+    type: str
+  lock_name:
+    description: SSM parameter of the application's deployment lock (O(state=present)).
+    type: str
+  scale_down:
+    description: With O(state=absent), scale expired slots to zero. C(false) only reports what would be done.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    description: Reports what it would record or scale down, changing nothing.
+  diff_mode:
+    support: full
+    description: Per service, its desired count and hold tags before and after.
+"""
+
+EXAMPLES = r"""
+- name: Keep the old slot warm for 30 minutes
+  progressive.delivery.ecs_hold:
+    cluster: prod-ecs-cluster
+    services: [myapp-a]
+    state: present
+    hold_seconds: 1800
+    execution_id: "{{ plan.execution_id }}"
+    listener_arn: "{{ plan.listener_arn }}"
+    target_group_arn: "{{ plan.live.target_group_arn }}"
+    lock_name: "{{ plan.lock_name }}"
+
+- name: Scale down every slot of the cluster whose hold has passed (safe on a schedule)
+  progressive.delivery.ecs_hold:
+    cluster: prod-ecs-cluster
+    state: absent
+"""
+
+RETURN = r"""
+holds:
+  description: Per held service looked at, what was decided.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: Service name.
+      type: str
+    decision:
+      description: C(expired) (scaled down), C(holding), C(serving), C(superseded), C(locked), C(done) or C(recorded) (state=present).
+      type: str
+    reason:
+      description: Why, in words.
+      type: str
+    until:
+      description: When the hold ends (ISO 8601 UTC).
+      type: str
+    remaining:
+      description: Seconds of the hold still to go.
+      type: int
+    desired_count:
+      description: The service's desired count before this run.
+      type: int
+    scaled_down:
+      description: Whether it was (or in check mode would be) scaled to zero.
+      type: bool
+    task_definition:
+      description: The task definition (C(family:revision)) the service runs.
+      type: str
+scaled_down:
+  description: Names of the services scaled to zero.
+  returned: always
+  type: list
+  elements: str
+pending:
+  description: Names of the services still held (hold not passed, or a deployment in flight).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
+from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
+from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
+
+
+def describe(ecs, cluster, names):
+    out = []
+    for i in range(0, len(names), 10):
+        out += ecs.describe_services(aws_retry=True, cluster=cluster, services=names[i:i + 10], include=["TAGS"])["services"]
+    return [s for s in out if s.get("status") == "ACTIVE"]
+
+
+def all_services(ecs, cluster):
+    arns = []
+    for page in ecs.get_paginator("list_services").paginate(cluster=cluster):
+        arns += page.get("serviceArns", [])
+    return [a.rsplit("/", 1)[-1] for a in arns]
+
+
+def tags_of(service):
+    return dict((t["key"], t["value"]) for t in service.get("tags") or [])
+
+
+def revision_of(service):
+    primary = next((d for d in service.get("deployments") or [] if d.get("status") == "PRIMARY"), None)
+    family, number = holdlib.revision_number((primary or {}).get("taskDefinition") or service["taskDefinition"])
+    return "%s:%d" % (family, number)
+
+
+def traffic_percent(elbv2, listener_arn, target_group_arn):
+    if ":listener-rule/" in listener_arn:
+        actions = elbv2.describe_rules(aws_retry=True, RuleArns=[listener_arn])["Rules"][0].get("Actions")
+    else:
+        actions = elbv2.describe_listeners(aws_retry=True, ListenerArns=[listener_arn])["Listeners"][0].get("DefaultActions")
+    return slotlib.slot_percentages(slotlib.forward_weights(actions), {"held": target_group_arn})["held"]
+
+
+def lock_held(ssm, name):
+    if not name:
+        return False
+    try:
+        return bool(locklib.decode(ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"]))
+    except is_boto3_error_code("ParameterNotFound"):
+        return False
+
+
+def record(module, ecs):
+    p = module.params
+    if not p["services"] or len(p["services"]) != 1 or not p["execution_id"] or not p["listener_arn"] or not p["target_group_arn"]:
+        module.fail_json(msg="state=present needs exactly one service in services, and execution_id, listener_arn and target_group_arn")
+    if p["hold_seconds"] < 0:
+        module.fail_json(msg="hold_seconds must be >= 0, got %d" % p["hold_seconds"])
+    found = describe(ecs, p["cluster"], p["services"])
+    if not found:
+        module.fail_json(msg="service %s not found (ACTIVE) in cluster %s" % (p["services"][0], p["cluster"]))
+    service = found[0]
+    before = tags_of(service)
+    now = time.time()
+    wanted = holdlib.hold_tags(now, p["hold_seconds"], p["execution_id"], revision_of(service), p["listener_arn"],
+                               p["target_group_arn"], p["lock_name"], existing=before)
+    changed = any(before.get(k) != v for k, v in wanted.items())
+    if changed and not module.check_mode:
+        ecs.tag_resource(aws_retry=True, resourceArn=service["serviceArn"], tags=[{"key": k, "value": v} for k, v in sorted(wanted.items())])
+    hold = holdlib.parse(wanted)
+    entry = dict(service=service["serviceName"], decision="recorded", until=hold["until"], remaining=holdlib.remaining(hold, now),
+                 desired_count=service.get("desiredCount", 0), scaled_down=False, task_definition=hold["task_definition"],
+                 reason="held until %s" % hold["until"] + ("" if changed else " (recorded before, kept)"))
+    diff = dict(before={service["serviceName"]: dict((k, before.get(k)) for k in holdlib.HOLD_TAGS if before.get(k))},
+                after={service["serviceName"]: wanted})
+    module.exit_json(changed=changed, holds=[entry], scaled_down=[], pending=[service["serviceName"]], diff=diff)
+
+
+def release(module, ecs):
+    p = module.params
+    names = p["services"] or all_services(ecs, p["cluster"])
+    services = [s for s in describe(ecs, p["cluster"], names) if holdlib.parse(tags_of(s))]
+    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+    holds, scaled, pending, before, after = [], [], [], {}, {}
+    changed = False
+    now = time.time()
+    for service in services:
+        name = service["serviceName"]
+        tags = tags_of(service)
+        hold = holdlib.parse(tags)
+        percent = 0
+        if hold["listener_arn"] and hold["target_group_arn"]:
+            percent = traffic_percent(elbv2, hold["listener_arn"], hold["target_group_arn"])
+        decision, reason = holdlib.decide(hold, now, service.get("desiredCount", 0), revision_of(service), percent,
+                                          lock_held(ssm, hold["lock_name"]))
+        entry = dict(service=name, decision=decision, reason=reason, until=hold["until"], remaining=holdlib.remaining(hold, now),
+                     desired_count=service.get("desiredCount", 0), scaled_down=False, task_definition=revision_of(service))
+        held_tags = [k for k in holdlib.HOLD_TAGS if k in tags]
+        if decision in (holdlib.HOLDING, holdlib.LOCKED) or (decision == holdlib.EXPIRED and not p["scale_down"]):
+            pending.append(name)
+        else:
+            before[name] = dict(desired_count=service.get("desiredCount", 0), hold=dict((k, tags[k]) for k in held_tags))
+            after[name] = dict(desired_count=0 if decision == holdlib.EXPIRED else service.get("desiredCount", 0), hold={})
+            changed = True
+            if decision == holdlib.EXPIRED:
+                entry["scaled_down"] = True
+                scaled.append(name)
+            if not module.check_mode:
+                if decision == holdlib.EXPIRED:
+                    ecs.update_service(aws_retry=True, cluster=p["cluster"], service=name, desiredCount=0)
+                ecs.untag_resource(aws_retry=True, resourceArn=service["serviceArn"], tagKeys=held_tags)
+        holds.append(entry)
+    module.exit_json(changed=changed, holds=holds, scaled_down=scaled, pending=pending, diff=dict(before=before, after=after))
+
+
+def main():
+    module = ProgressiveDeliveryModule(
+        argument_spec=dict(
+            cluster=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="absent"),
+            services=dict(type="list", elements="str"),
+            hold_seconds=dict(type="int", default=1800),
+            execution_id=dict(type="str"),
+            listener_arn=dict(type="str"),
+            target_group_arn=dict(type="str"),
+            lock_name=dict(type="str"),
+            scale_down=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+    try:
+        if module.params["state"] == "present":
+            record(module, ecs)
+        else:
+            release(module, ecs)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        module.fail_json_aws(e, msg="Failed to %s holds in cluster %s"
+                             % ("record" if module.params["state"] == "present" else "end", module.params["cluster"]))
+
+
+if __name__ == "__main__":
+    main()

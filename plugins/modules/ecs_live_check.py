@@ -1,0 +1,279 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ecs_live_check
+version_added: 0.2.0
+short_description: Is the live ECS service steady, and does the account have room for the candidate?
+description:
+  - Reads the live service and judges it B(steady) - its PRIMARY deployment's rollout C(COMPLETED), no older
+    deployment left, running = desired, and at least desired healthy targets in its target group. When it is not,
+    RV(problems) says why and RV(events) holds the service's newest events.
+  - Judges the B(capacity) a deployment needs (the live count on the candidate slot, less what that slot already
+    runs) against the account, not a fixed number. Fargate - the Service Quotas quota C(Fargate On-Demand vCPU
+    resource count) (C(L-3032A538); C(Fargate Spot vCPU resource count) C(L-36FBB829) for a Spot-only service)
+    against the vCPUs in use (the quota's usage metric in CloudWatch C(AWS/Usage), at least the two slots' own
+    running tasks) plus the candidate's. EC2 - the remaining CPU and memory the cluster's ACTIVE container
+    instances report (DescribeContainerInstances), instance by instance.
+  - Optionally caps the cluster's task count (O(max_cluster_tasks)).
+  - Read-only; it decides and reports, the caller refuses (RV(ok), RV(message)).
+author:
+  - progressive.delivery maintainers (@progressive-delivery)
+options:
+  cluster:
+    description: ECS cluster name or ARN.
+    type: str
+    required: true
+  service:
+    description: The live service's name or ARN.
+    type: str
+    required: true
+  target_group_arn:
+    description: The live slot's target group. Defaults to the service's first load balancer entry's.
+    type: str
+  task_definition:
+    description: Task definition (C(family:revision) or ARN) whose size the candidate's tasks have. Defaults to the live service's.
+    type: str
+  candidate_desired_count:
+    description: Tasks the candidate slot's service already has (a resumed deployment needs only the rest).
+    type: int
+    default: 0
+  candidate_running_count:
+    description: Tasks the candidate slot's service runs now (counted as in use when the usage metric is behind).
+    type: int
+    default: 0
+  check_steady:
+    description: Judge the live service's steadiness.
+    type: bool
+    default: true
+  check_capacity:
+    description: Judge the account's capacity for the candidate.
+    type: bool
+    default: true
+  max_cluster_tasks:
+    description: An optional cap on the cluster's running plus pending tasks after the candidate's are added. C(0) means no cap.
+    type: int
+    default: 0
+  usage_window:
+    description: Minutes of the quota's usage metric to read (its highest value counts).
+    type: int
+    default: 5
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+"""
+
+EXAMPLES = r"""
+- name: Live service steady, room for the candidate
+  progressive.delivery.ecs_live_check:
+    cluster: prod-ecs-cluster
+    service: myapp-a
+    target_group_arn: "{{ slots.live.target_group_arn }}"
+    candidate_desired_count: "{{ slots.candidate.desired_count }}"
+  register: live_check
+
+- name: Refuse, saying why
+  ansible.builtin.assert:
+    that: live_check.ok
+    fail_msg: "{{ live_check.message }}"
+"""
+
+RETURN = r"""
+ok:
+  description: Steady (when checked) and room for the candidate (when checked).
+  returned: always
+  type: bool
+message:
+  description: The judgement in one paragraph; on a refusal what to do, with the service's newest events when it is not steady.
+  returned: always
+  type: str
+steady:
+  description: Whether the live service is steady (true when not checked).
+  returned: always
+  type: bool
+problems:
+  description: Why it is not steady.
+  returned: always
+  type: list
+  elements: str
+events:
+  description: The live service's newest events (time and message), newest first.
+  returned: always
+  type: list
+  elements: str
+healthy_targets:
+  description: Healthy targets in the live slot's target group.
+  returned: when O(check_steady) is true
+  type: int
+launch_type:
+  description: C(FARGATE), C(FARGATE_SPOT) or C(EC2), from the live service.
+  returned: always
+  type: str
+task_cpu:
+  description: CPU units one candidate task reserves.
+  returned: always
+  type: int
+task_memory:
+  description: MiB one candidate task reserves.
+  returned: always
+  type: int
+tasks_needed:
+  description: Tasks the deployment adds.
+  returned: always
+  type: int
+capacity_ok:
+  description: Whether every capacity check passed (true when not checked).
+  returned: always
+  type: bool
+capacity:
+  description: Each capacity check (C(fargate) or C(ec2), and C(cap)) with its figures, C(ok) and C(message).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import datetime
+
+try:
+    import botocore
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils import capacity as caplib
+
+SPOT_QUOTA = "L-36FBB829"
+SPOT_CLASS = "Standard/Spot"
+
+
+def read_quota(quotas, code):
+    """The applied quota, else AWS's default (GetServiceQuota answers NoSuchResource for a quota never changed)."""
+    try:
+        return quotas.get_service_quota(aws_retry=True, ServiceCode=caplib.FARGATE_SERVICE_CODE, QuotaCode=code)["Quota"]
+    except is_boto3_error_code("NoSuchResourceException"):
+        return quotas.get_aws_default_service_quota(aws_retry=True, ServiceCode=caplib.FARGATE_SERVICE_CODE,
+                                                    QuotaCode=code)["Quota"]
+
+
+def read_usage(cloudwatch, metric, minutes):
+    """Highest value of the quota's usage metric over the last `minutes` (None when there is no datapoint)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    dims = [{"Name": k, "Value": v} for k, v in sorted((metric.get("MetricDimensions") or {}).items())]
+    result = cloudwatch.get_metric_data(
+        aws_retry=True, StartTime=now - datetime.timedelta(minutes=minutes), EndTime=now,
+        MetricDataQueries=[{"Id": "usage", "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": metric["MetricNamespace"], "MetricName": metric["MetricName"], "Dimensions": dims},
+            "Period": 60, "Stat": metric.get("MetricStatisticRecommendation") or "Maximum"}}])
+    values = [v for r in result.get("MetricDataResults", []) for v in r.get("Values", [])]
+    return max(values) if values else None
+
+
+def container_instances(ecs, cluster):
+    arns = []
+    for page in ecs.get_paginator("list_container_instances").paginate(cluster=cluster, status="ACTIVE"):
+        arns += page.get("containerInstanceArns", [])
+    out = []
+    for i in range(0, len(arns), 100):
+        out += ecs.describe_container_instances(aws_retry=True, cluster=cluster, containerInstances=arns[i:i + 100])["containerInstances"]
+    return out
+
+
+def main():
+    module = ProgressiveDeliveryModule(
+        argument_spec=dict(
+            cluster=dict(type="str", required=True),
+            service=dict(type="str", required=True),
+            target_group_arn=dict(type="str"),
+            task_definition=dict(type="str"),
+            candidate_desired_count=dict(type="int", default=0),
+            candidate_running_count=dict(type="int", default=0),
+            check_steady=dict(type="bool", default=True),
+            check_capacity=dict(type="bool", default=True),
+            max_cluster_tasks=dict(type="int", default=0),
+            usage_window=dict(type="int", default=5),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["max_cluster_tasks"] < 0 or p["usage_window"] < 1 or p["candidate_desired_count"] < 0:
+        module.fail_json(msg="max_cluster_tasks must be >= 0 (0 = no cap), usage_window >= 1 and candidate_desired_count >= 0; "
+                             "got %s, %s, %s" % (p["max_cluster_tasks"], p["usage_window"], p["candidate_desired_count"]))
+    retry = AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"])
+    ecs = module.client("ecs", retry_decorator=retry)
+    result = dict(changed=False, steady=True, problems=[], events=[], capacity=[], capacity_ok=True)
+    try:
+        found = ecs.describe_services(aws_retry=True, cluster=p["cluster"], services=[p["service"]])["services"]
+        service = found[0] if found and found[0].get("status") == "ACTIVE" else None
+        if service is None:
+            module.fail_json(msg="live service %s not found (ACTIVE) in cluster %s" % (p["service"], p["cluster"]))
+        taskdef_ref = p["task_definition"] or service["taskDefinition"]
+        taskdef = ecs.describe_task_definition(aws_retry=True, taskDefinition=taskdef_ref)["taskDefinition"]
+        cpu, memory = caplib.task_size(taskdef)
+        kind = caplib.launch_type(service)
+        desired = int(service.get("desiredCount", 0))
+        needed = caplib.tasks_needed(desired, p["candidate_desired_count"])
+        result.update(launch_type=kind, task_cpu=cpu, task_memory=memory, tasks_needed=needed)
+
+        if p["check_steady"]:
+            tg_arn = p["target_group_arn"] or next((lb.get("targetGroupArn") for lb in service.get("loadBalancers", [])
+                                                    if lb.get("targetGroupArn")), None)
+            healthy = None
+            if tg_arn:
+                elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+                health = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
+                healthy = sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
+                result["healthy_targets"] = healthy
+            problems = caplib.steadiness(service, healthy, tg_arn.split(":", 5)[-1] if tg_arn else None)
+            result.update(steady=not problems, problems=problems, events=caplib.recent_events(service))
+
+        if p["check_capacity"]:
+            if kind.startswith("FARGATE"):
+                quotas = module.client("service-quotas", retry_decorator=retry)
+                code = SPOT_QUOTA if kind == "FARGATE_SPOT" else caplib.FARGATE_ON_DEMAND_VCPU_QUOTA
+                quota = read_quota(quotas, code)
+                metric = quota.get("UsageMetric") or dict(caplib.FARGATE_USAGE_METRIC)
+                if kind == "FARGATE_SPOT" and not quota.get("UsageMetric"):
+                    metric["MetricDimensions"] = dict(metric["MetricDimensions"], Class=SPOT_CLASS)
+                cloudwatch = module.client("cloudwatch", retry_decorator=retry)
+                usage = read_usage(cloudwatch, metric, p["usage_window"])
+                # The metric trails by a minute or more; the slots' own running tasks are in use whatever it says.
+                floor = caplib.vcpus(cpu) * (int(service.get("runningCount", 0)) + p["candidate_running_count"])
+                check = caplib.fargate_capacity(float(quota["Value"]), max(usage or 0.0, floor), cpu, needed)
+                check.update(quota_code=code, usage_metric=usage)
+                result["capacity"].append(check)
+            else:
+                result["capacity"].append(caplib.ec2_capacity(container_instances(ecs, p["cluster"]), cpu, memory, needed))
+            if p["max_cluster_tasks"]:
+                cluster = ecs.describe_clusters(aws_retry=True, clusters=[p["cluster"]])["clusters"][0]
+                running = int(cluster.get("runningTasksCount", 0)) + int(cluster.get("pendingTasksCount", 0))
+                result["capacity"].append(caplib.task_cap(p["max_cluster_tasks"], max(0, running), needed))
+            result["capacity_ok"] = all(c["ok"] for c in result["capacity"])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        module.fail_json_aws(e, msg="Failed to check live service %s and capacity in cluster %s" % (p["service"], p["cluster"]))
+
+    result["ok"] = result["steady"] and result["capacity_ok"]
+    parts = []
+    if not result["steady"]:
+        parts.append("live service %s is not steady: %s. Recent events: %s. Let it settle (or fix it) before deploying"
+                     % (service["serviceName"], "; ".join(result["problems"]), " | ".join(result["events"]) or "none"))
+    elif p["check_steady"]:
+        parts.append("live service %s is steady (%d/%d running, %s healthy targets)"
+                     % (service["serviceName"], service.get("runningCount", 0), desired, result.get("healthy_targets", "?")))
+    parts += [c["message"] for c in result["capacity"]]
+    result["message"] = "; ".join(parts)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
