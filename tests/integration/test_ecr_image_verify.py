@@ -79,11 +79,21 @@ def test_facts_gate_and_allow_list_with_moto_default_finding(moto, image):
     assert by_digest["tag"] == "v1.2.3" and by_digest["image_uri"] == ok["image_uri"]
 
 
-def test_check_mode_runs_the_same(moto, image):
+def test_check_mode_starts_no_scan(moto, image):
+    """StartImageScan is a write: check mode reads what is there and leaves the gate to the real run (issue 15)."""
     result = run_playbook(localhost_play([verify("check", tag="v1.2.3", fail_on_severity="CRITICAL")], moto.url), check=True)
     res = result.task("check")
     assert not res.get("failed"), res
-    assert res["changed"] is False and res["digest"] == image["digest"] and res["severity_counts"] == {"HIGH": 1}
+    assert res["changed"] is False and res["digest"] == image["digest"]
+    assert res["scan_started"] is False and res["scan_status"] == "not started (check mode)"
+    assert any("check mode starts none" in w for w in res.get("warnings", [])), res
+    ecr = moto.client("ecr")
+    with pytest.raises(ecr.exceptions.ScanNotFoundException):
+        ecr.describe_image_scan_findings(repositoryName="myapp", imageId={"imageDigest": image["digest"]})
+
+    # The real run starts the scan and gates on it.
+    real = run_playbook(localhost_play([verify("real", tag="v1.2.3", fail_on_severity="CRITICAL")], moto.url))
+    assert real.task("real")["scan_started"] is True and real.task("real")["severity_counts"] == {"HIGH": 1}
 
 
 def test_custom_findings_severity_threshold(moto, image):

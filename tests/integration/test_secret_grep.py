@@ -68,6 +68,7 @@ def _run(world, extra):
         world.env(), ANSIBLE_STDOUT_CALLBACK="default"), args=["-vvv"], timeout=900)
 
 
+@pytest.mark.timeout(1800)   # two whole deployments (about 4 min on a quiet machine)
 def test_no_planted_secret_in_any_output_good_then_failing_flow(world, receiver, mailbox):
     planted, extra = _plant(world, receiver, mailbox)
     good = _run(world, dict(extra, ecs_validate_image_tag="v1.2.3"))
@@ -75,9 +76,9 @@ def test_no_planted_secret_in_any_output_good_then_failing_flow(world, receiver,
     assert good.rc == 0, (_hits(planted, _outputs(good, world, receiver, mailbox)), _why(good))
     assert world.weights() == {"a": 0, "b": 100}
     texts = _outputs(good, world, receiver, mailbox)
+    assert _hits(planted, texts) == []
     assert "looks like a secret" in " ".join((good.stdout + good.stderr).split())   # the warning suggesting `secrets`
     assert receiver.requests, "the webhook was not called: the test would prove nothing about its URL"
-    assert _hits(planted, texts) == []
 
     # The failing flow: a password pasted as a secret's valueFrom - refused, rolled back, reported, notified.
     bad = _run(world, dict(extra, ecs_validate_image_tag="v1.2.2",
