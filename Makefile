@@ -41,7 +41,7 @@ sanity:
 
 # pytest-xdist workers, each with a lab of its own (tests/integration/conftest.py derives its ports and names);
 # a test file runs wholly in one worker. Tests mostly wait on the lab's clocks, so 3 workers fit 2 cores.
-INTEGRATION_WORKERS ?= 3
+INTEGRATION_WORKERS ?= 4
 integration:
 	pytest -n $(INTEGRATION_WORKERS) --dist loadfile --durations=40 tests/integration
 
