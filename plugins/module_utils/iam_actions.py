@@ -93,6 +93,10 @@ WILDCARD_REASONS = {
     "ssm:DescribeParameters": "no resource type",
     "iam:ListAccountAliases": "no resource type",
     "servicequotas:GetServiceQuota": "scoped to the quota resource only when the quota code is known in advance",
+    "servicequotas:GetAWSDefaultServiceQuota": "no resource type",
+    "ecs:ListServices": "no resource type (the cluster is a condition key only)",
+    "ecs:ListClusters": "no resource type",
+    "ecs:ListContainerInstances": "read-only listing of the cluster's instances for the EC2 capacity check; left at *",
 }
 for _action in ("DescribeLoadBalancers", "DescribeListeners", "DescribeRules", "DescribeTargetGroups",
                 "DescribeTargetGroupAttributes", "DescribeTargetHealth", "DescribeTags"):
@@ -171,6 +175,11 @@ ACTION_SCOPES = {
     "ssm:GetParameterHistory": "lock",
     "ssm:LabelParameterVersion": "lock",
     "ecs:DescribeContainerInstances": "container_instance",
+    "ecs:ListContainerInstances": "any",
+    "ecs:ListServices": "any",
+    "ecs:ListClusters": "any",
+    "servicequotas:GetServiceQuota": "any",
+    "servicequotas:GetAWSDefaultServiceQuota": "any",
     "sts:AssumeRole": "assume_role",
     "ssm:DescribeParameters": "any",
     "secretsmanager:DescribeSecret": "secret",

@@ -105,14 +105,13 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.progressive.delivery.plugins.module_utils import adopt
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 
 
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def paginate(client, operation, key, **kwargs):
     return client.get_paginator(operation).paginate(**kwargs).build_full_result()[key]
 
@@ -152,7 +151,7 @@ def main():
     if params["state"] == "present" and params["protocol"] == "HTTPS" and not header and not params["certificates"]:
         module.fail_json(msg="an HTTPS test listener needs certificates (the production listener's, for example)")
 
-    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
     result = dict(changed=False)
     present = params["state"] == "present"
     try:

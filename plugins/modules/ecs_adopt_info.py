@@ -162,15 +162,14 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.progressive.delivery.plugins.module_utils import adopt
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 
 
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def paginate(client, operation, key, **kwargs):
     return client.get_paginator(operation).paginate(**kwargs).build_full_result()[key]
 
@@ -221,8 +220,8 @@ def main():
     if errors:
         module.fail_json(msg="; ".join(errors))
 
-    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    ecs = module.client("ecs", retry_decorator=jittered_backoff())
+    elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
     cluster = params["cluster"]
     result = dict(changed=False)
     try:
@@ -268,7 +267,7 @@ def main():
         else:
             lock = None
             if params["lock_name"]:
-                ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
+                ssm = module.client("ssm", retry_decorator=jittered_backoff())
                 try:
                     lock = locklib.decode(ssm.get_parameter(aws_retry=True, Name=params["lock_name"])["Parameter"]["Value"])
                 except is_boto3_error_code("ParameterNotFound"):

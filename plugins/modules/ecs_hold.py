@@ -138,9 +138,8 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
@@ -217,8 +216,8 @@ def release(module, ecs):
     p = module.params
     names = p["services"] or all_services(ecs, p["cluster"])
     services = [s for s in describe(ecs, p["cluster"], names) if holdlib.parse(tags_of(s))]
-    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
-    ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+    elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
+    ssm = module.client("ssm", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
     holds, scaled, pending, before, after = [], [], [], {}, {}
     changed = False
     now = time.time()
@@ -266,7 +265,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+    ecs = module.client("ecs", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
     try:
         if module.params["state"] == "present":
             record(module, ecs)

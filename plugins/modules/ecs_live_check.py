@@ -148,9 +148,8 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import capacity as caplib
 
 SPOT_QUOTA = "L-36FBB829"
@@ -209,8 +208,7 @@ def main():
     if p["max_cluster_tasks"] < 0 or p["usage_window"] < 1 or p["candidate_desired_count"] < 0:
         module.fail_json(msg="max_cluster_tasks must be >= 0 (0 = no cap), usage_window >= 1 and candidate_desired_count >= 0; "
                              "got %s, %s, %s" % (p["max_cluster_tasks"], p["usage_window"], p["candidate_desired_count"]))
-    retry = AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"])
-    ecs = module.client("ecs", retry_decorator=retry)
+    ecs = module.client("ecs", retry_decorator=jittered_backoff())
     result = dict(changed=False, steady=True, problems=[], events=[], capacity=[], capacity_ok=True)
     try:
         found = ecs.describe_services(aws_retry=True, cluster=p["cluster"], services=[p["service"]])["services"]
@@ -230,7 +228,7 @@ def main():
                                                     if lb.get("targetGroupArn")), None)
             healthy = None
             if tg_arn:
-                elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+                elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
                 health = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
                 healthy = sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
                 result["healthy_targets"] = healthy
@@ -239,13 +237,13 @@ def main():
 
         if p["check_capacity"]:
             if kind.startswith("FARGATE"):
-                quotas = module.client("service-quotas", retry_decorator=retry)
+                quotas = module.client("service-quotas", retry_decorator=jittered_backoff())
                 code = SPOT_QUOTA if kind == "FARGATE_SPOT" else caplib.FARGATE_ON_DEMAND_VCPU_QUOTA
                 quota = read_quota(quotas, code)
                 metric = quota.get("UsageMetric") or dict(caplib.FARGATE_USAGE_METRIC)
                 if kind == "FARGATE_SPOT" and not quota.get("UsageMetric"):
                     metric["MetricDimensions"] = dict(metric["MetricDimensions"], Class=SPOT_CLASS)
-                cloudwatch = module.client("cloudwatch", retry_decorator=retry)
+                cloudwatch = module.client("cloudwatch", retry_decorator=jittered_backoff())
                 usage = read_usage(cloudwatch, metric, p["usage_window"])
                 # The metric trails by a minute or more; the slots' own running tasks are in use whatever it says.
                 floor = caplib.vcpus(cpu) * (int(service.get("runningCount", 0)) + p["candidate_running_count"])

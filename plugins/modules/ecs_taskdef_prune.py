@@ -72,9 +72,8 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 
 
@@ -103,7 +102,7 @@ def main():
     p = module.params
     if p["keep"] < 0:
         module.fail_json(msg="keep must be >= 0 (0 keeps everything), got %d" % p["keep"])
-    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+    ecs = module.client("ecs", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
     try:
         clusters = p["clusters"]
         if clusters is None:
