@@ -325,7 +325,7 @@ def tail_references(specs, data):
         live = data.get(spec["name"], {}).get("live", {})
         values, counts = live.get("n", {}), live.get("d", {})
         pairs = [(values[k], counts.get(k, 0.0)) for k in values if counts.get(k, 0.0) > 0]
-        total = math.fsum(c for _, c in pairs)
+        total = math.fsum(c for dummy, c in pairs)
         if total > 0:
             refs[spec["name"]] = math.fsum(v * c for v, c in pairs) / total
     return refs
@@ -401,7 +401,7 @@ def evaluate(specs, data, look=1, looks=1, alpha=0.01, spent=None, spending="obr
             reference = (thresholds or {}).get(name)
             if reference is None:
                 result = stats.judge_tail(0, 0, 0, 0, 0.0, level, quantile=spec["quantile"], **common)
-                result.update(verdict=stats.NODATA, evidence="nothing: no data",
+                result.update(verdict=stats.NODATA, evidence="nothing - no data",
                               reason="no live %s to set the threshold from" % spec["stat"])
             else:
                 low, high = tail_bounds(spec, reference)

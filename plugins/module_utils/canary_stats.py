@@ -835,8 +835,8 @@ def dispersion(events, trials):
     pairs = [(e, n) for e, n in zip(events, trials) if n and n > 0]
     if len(pairs) < 3:
         return 1.0
-    total_e = math.fsum(e for e, _ in pairs)
-    total_n = math.fsum(n for _, n in pairs)
+    total_e = math.fsum(e for e, dummy in pairs)
+    total_n = math.fsum(n for dummy, n in pairs)
     rate = total_e / total_n
     if rate <= 0.0:
         return 1.0
@@ -855,10 +855,10 @@ def nb_kappa(*period_lists):
     periods = 0
     for pairs in period_lists:
         pairs = [(float(e), float(n)) for e, n in (pairs or []) if n and n > 0]
-        total_n = math.fsum(n for _, n in pairs)
+        total_n = math.fsum(n for dummy, n in pairs)
         if not pairs or total_n <= 0:
             continue
-        rate = math.fsum(e for e, _ in pairs) / total_n
+        rate = math.fsum(e for e, dummy in pairs) / total_n
         for e, n in pairs:
             mu = rate * n
             num += (e - mu) ** 2 - mu
@@ -903,7 +903,7 @@ def judge_rate(live_events, live_total, candidate_events, candidate_total, level
     if not live_total or not candidate_total:
         missing = [side for side, n in (("live", live_total), ("candidate", candidate_total)) if not n]
         out.update(verdict=NODATA, reason="no requests for %s" % " and ".join(missing),
-                   evidence="nothing: no data")
+                   evidence="nothing - no data")
         return out
     live_events = min(live_events, live_total)
     candidate_events = min(candidate_events, candidate_total)
@@ -934,8 +934,8 @@ def judge_rate(live_events, live_total, candidate_events, candidate_total, level
     abs_ok = abs_tolerance is not None and (p_c - p_l) <= abs_tolerance
     if x_c >= critical and total > 0 and _worse_by(worse_rel, tolerance) and not abs_ok:
         out.update(verdict=FAIL, evidence="harm detected",
-                   reason="%s: %s worse, p=%.3g <= %.3g%s" % (counts, _rel(worse_rel) if worse_rel is not None
-                                                               else "newly failing", p_value, level, noisy))
+                   reason="%s: %s worse, p=%.3g <= %.3g%s"
+                          % (counts, "newly failing" if worse_rel is None else _rel(worse_rel), p_value, level, noisy))
         return out
     # The exact test may fail a candidate on few requests; showing it no worse needs `min_total` on each side.
     if min(live_total, candidate_total) < min_total:
@@ -961,8 +961,8 @@ def judge_rate(live_events, live_total, candidate_events, candidate_total, level
         slo_bound = clopper_pearson_upper(x_c, n_c, pass_level)
         if slo_bound < maximum:
             out.update(verdict=PASS, evidence="SLO met",
-                       reason="%s: below the limit %s (%s bound %s)%s" % (counts, _pct(maximum), conf,
-                                                                         _pct(slo_bound), noisy))
+                       reason="%s: below the limit %s (%s bound %s)%s"
+                              % (counts, _pct(maximum), conf, _pct(slo_bound), noisy))
             return out
     mde = proportion_mde(x_l, n_l, n_c, max(level, 1e-12), power)
     out["mde_ratio"] = mde
@@ -1019,7 +1019,7 @@ def judge_tail(live_slow, live_total, candidate_slow, candidate_total, threshold
            "upper_share": None}
     if not live_total or not candidate_total:
         missing = [side for side, n in (("live", live_total), ("candidate", candidate_total)) if not n]
-        out.update(verdict=NODATA, evidence="nothing: no data", reason="no requests for %s" % " and ".join(missing))
+        out.update(verdict=NODATA, evidence="nothing - no data", reason="no requests for %s" % " and ".join(missing))
         return out
     live_slow = min(live_slow, live_total)
     candidate_slow = min(candidate_slow, candidate_total)
@@ -1125,7 +1125,7 @@ def judge_paired(live, candidate, level, pass_level=0.05, tolerance=0.25, direct
            "shift_ci": None, "paired": paired}
     if not live or not candidate:
         missing = [side for side, s in (("live", live), ("candidate", candidate)) if not s]
-        out.update(verdict=NODATA, evidence="nothing: no data", reason="no datapoints for %s" % " and ".join(missing))
+        out.update(verdict=NODATA, evidence="nothing - no data", reason="no datapoints for %s" % " and ".join(missing))
         return out
     if maximum is not None and len(candidate) >= 2 and \
             (min(candidate) > maximum if direction == HIGHER_IS_WORSE else max(candidate) < maximum):
@@ -1179,8 +1179,8 @@ def judge_paired(live, candidate, level, pass_level=0.05, tolerance=0.25, direct
         upper = mean + t_ppf(1.0 - pass_level, df) * se
     out.update(p_value=p_value, size=level, shift_ci=[to_change(lower), to_change(upper)])
     how = "period by period" if paired else "against the baseline"
-    desc = "candidate %.4g vs live %.4g (medians), %s %s" % (out["candidate"], out["live"], how,
-                                                            _rel(to_change(mean)))
+    desc = "candidate %.4g vs live %.4g (medians), %s %s" % (
+        out["candidate"], out["live"], how, _rel(to_change(mean)))
     abs_ok = abs_tolerance is not None and (median(candidate) - median(live)) * sign <= abs_tolerance
 
     if lower > 0 and mean > band and not abs_ok:
@@ -1189,8 +1189,8 @@ def judge_paired(live, candidate, level, pass_level=0.05, tolerance=0.25, direct
         return out
     if upper <= band:
         out.update(verdict=PASS, evidence="non-inferior",
-                   reason="%s: %.0f%% bound %s within %+.0f%%" % (desc, 100 * (1 - pass_level), _rel(to_change(upper)),
-                                                                100 * tolerance))
+                   reason="%s: %.0f%% bound %s within %+.0f%%"
+                          % (desc, 100 * (1 - pass_level), _rel(to_change(upper)), 100 * tolerance))
         return out
     if level > 0 and se > 0:
         detectable = (t_ppf(1.0 - level, max(df, 1)) + t_ppf(power, max(df, 1))) * se

@@ -77,8 +77,8 @@ def validate_schedule(steps):
             continue
         unknown = sorted(set(step) - set(STEP_KEYS))
         if unknown:
-            errors.append("%s: unknown key(s) %s; allowed: %s" % (label, ", ".join(map(str, unknown)),
-                                                                   ", ".join(STEP_KEYS)))
+            errors.append("%s: unknown key(s) %s; allowed: %s"
+                          % (label, ", ".join(map(str, unknown)), ", ".join(STEP_KEYS)))
         percent, watch = step.get("percent"), step.get("watch_seconds")
         if not _is_int(percent) or not 1 <= int(percent) <= 100:
             errors.append("%s.percent must be a whole number within 1-100, got %r" % (label, percent))

@@ -227,7 +227,7 @@ options:
   step:
     description:
       - The traffic step being judged - C(percent), C(index) (0-based) and C(count) (steps in the schedule). With
-        O(policy) the module returns RV(action).
+        O(policy) the module returns RV(step_action).
     type: dict
   policy:
     description:
@@ -382,7 +382,7 @@ metrics:
     evidence:
       description:
         - What the verdict rests on - C(harm detected), C(non-inferior), C(SLO met), C(SLO), C(no harm seen, not yet
-          shown within the margin), C(too little traffic), C(nothing: no data).
+          shown within the margin), C(too little traffic), C(nothing - no data).
       type: str
     against:
       description: C(live) (the same window) or C(baseline) (live's pre-deployment window).
@@ -643,7 +643,7 @@ def main():
             against_baseline=dict(type="bool", default=False),
             metric_delay=dict(type="int", default=0),
             alpha=dict(type="float", default=0.01),
-            pass_alpha=dict(type="float", default=0.05),
+            pass_alpha=dict(type="float", default=0.05, no_log=False),
             power=dict(type="float", default=0.8),
             spending=dict(type="str", default="obrien_fleming", choices=["obrien_fleming", "pocock", "bonferroni"]),
             spent=dict(type="dict", default={}),
