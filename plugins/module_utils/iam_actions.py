@@ -56,7 +56,7 @@ ECS_BLUE_GREEN_ACTIONS = (
     ("ecs:ListServices", "find held slots (ecs_hold), revisions in use (ecs_taskdef_prune)"),
     ("ecs:ListClusters", "revisions in use in every cluster (ecs_taskdef_prune)"),
     ("ecs:UntagResource", "drop a hold's tags once it ended (ecs_hold)"),
-    ("sts:AssumeRole", "assume the deployment role when aws_assume_role_arn is set (aws_assume_role)"),
+    ("ecs:DescribeClusters", "the cluster's registered capacity (ecs_live_check, EC2 launch type)"),
     ("ecs:DeregisterTaskDefinition", "old revisions beyond ecs_cleanup_keep_revisions, never one a service runs (ecs_taskdef_prune)"),
     ("logs:CreateLogStream", "audit trail in CloudWatch Logs (deployment_audit)"),
     ("logs:PutLogEvents", "audit trail in CloudWatch Logs (deployment_audit)"),
@@ -96,6 +96,7 @@ WILDCARD_REASONS = {
     "servicequotas:GetAWSDefaultServiceQuota": "no resource type",
     "ecs:ListServices": "no resource type (the cluster is a condition key only)",
     "ecs:ListClusters": "no resource type",
+    "ecs:DescribeClusters": "read-only, for the EC2 capacity check; the cluster ARN would do, left at *",
     "ecs:ListContainerInstances": "read-only listing of the cluster's instances for the EC2 capacity check; left at *",
 }
 for _action in ("DescribeLoadBalancers", "DescribeListeners", "DescribeRules", "DescribeTargetGroups",
@@ -178,6 +179,7 @@ ACTION_SCOPES = {
     "ecs:ListContainerInstances": "any",
     "ecs:ListServices": "any",
     "ecs:ListClusters": "any",
+    "ecs:DescribeClusters": "any",
     "servicequotas:GetServiceQuota": "any",
     "servicequotas:GetAWSDefaultServiceQuota": "any",
     "sts:AssumeRole": "assume_role",
@@ -292,10 +294,17 @@ def required_actions():
     return [action for action, dummy in ECS_BLUE_GREEN_ACTIONS]
 
 
+# The caller's own, before any deployment role is assumed: the preflight simulates the role it assumed, which needs
+# none of these, so they are rendered into the policy but not simulated.
+CALLER_ACTIONS = (
+    ("sts:AssumeRole", "assume the deployment role when aws_assume_role_arn is set (aws_assume_role)"),
+)
+
+
 def policy_actions():
-    """Every action the rendered policy grants: the ECS flow's, then the VM path's, each once."""
+    """Every action the rendered policy grants: the ECS flow's, the caller's, then the VM path's, each once."""
     out = []
-    for action, dummy in ECS_BLUE_GREEN_ACTIONS + VM_ROLLING_ACTIONS:
+    for action, dummy in ECS_BLUE_GREEN_ACTIONS + CALLER_ACTIONS + VM_ROLLING_ACTIONS:
         if action not in out:
             out.append(action)
     return out

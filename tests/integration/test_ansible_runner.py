@@ -137,7 +137,7 @@ def test_5xx_release_fails_the_job_with_rollback_events_and_audit_records(lab_wo
                                           "Release the deployment lock", "Record the rollback in the audit trail")]
     assert order == sorted(order), order
     failed = [name for name, host, msg in job.failures()]
-    assert failed == ["Stop here when the candidate is worse - the rescue rolls back",
+    assert failed == ["Stop here when the step says roll back - the rescue rolls back",
                       "Fail the run - the deployment was rolled back"], job.failures()
     # The failed step took the traffic off the candidate itself; the rescue's rollback found it done.
     pulled = job.results(PULL)[0]
@@ -172,8 +172,9 @@ def test_good_release_job_events_artifacts_and_audit_trail(lab_world, tmp_path):
     assert job.task_events("runner_on_failed") == [] and job.task_events("runner_on_unreachable") == []
 
     # The phases, in order: validate, green, each traffic step, cleanup.
-    order = [job.first_index(t) for t in (VALIDATE, GREEN, SHIFT + "10", SHIFT + "50", SHIFT + "100", CLEANUP,
-                                          "Release the deployment lock", "Deployment summary")]
+    # The cleanup records the hold and releases the lock before it scales the old slot down (once the hold has passed).
+    order = [job.first_index(t) for t in (VALIDATE, GREEN, SHIFT + "10", SHIFT + "50", SHIFT + "100",
+                                          "Release the deployment lock", CLEANUP, "Deployment summary")]
     assert order == sorted(order), order
     assert shift_percents(job) == [10, 50, 100]
     assert ROLLBACK not in job.task_names()

@@ -22,7 +22,7 @@ def validate(moto, steps):
 def test_a_malformed_schedule_is_refused_before_any_aws_call(moto, steps):
     result = validate(moto, steps)
     assert result.rc != 0
-    failed = result.task("Check the traffic schedule")
+    failed = result.task("Check the traffic schedule - whole percents rising to 100, whole seconds")
     assert failed.get("failed") and MESSAGE in failed["msg"], failed
     assert "optionally spending: obrien_fleming, pocock or bonferroni" in failed["msg"]
     assert not [name for name, _host, _res in result.tasks() if name.endswith("Who is deploying")]
@@ -31,4 +31,4 @@ def test_a_malformed_schedule_is_refused_before_any_aws_call(moto, steps):
 def test_a_schedule_with_a_spending_per_step_passes_the_check(moto):
     result = validate(moto, [{"percent": 10, "watch_seconds": 30, "spending": "pocock"},
                              {"percent": 100, "watch_seconds": 60, "spending": "obrien_fleming"}])
-    assert not result.task("Check the traffic schedule").get("failed"), result
+    assert not result.task("Check the traffic schedule - whole percents rising to 100, whole seconds").get("failed"), result

@@ -26,6 +26,8 @@ def _plant(world, receiver, mailbox):
         "jira-token", "valuefrom-plaintext")}
     extra = dict(world.lab_vars(), deployment_report_dir=str(world.reports),
                  aws_access_key="AKIDSECRETGREP%s" % secrets.token_hex(4).upper(),
+                 # a dummy key is no IAM user: simulate the lab's deployer instead
+                 ecs_validate_iam_principal="arn:aws:iam::123456789012:user/progressive-deployer",
                  aws_secret_key=planted["aws-secret-key"],
                  ecs_green_deploy_environment={"DATABASE_PASSWORD": planted["env-db-password"],
                                                "API_TOKEN": planted["env-api-token"], "LOG_LEVEL": "info"},
