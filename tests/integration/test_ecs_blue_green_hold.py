@@ -155,8 +155,6 @@ def _start_in_background(world, tag, extra):
                             start_new_session=True)
 
 
-@pytest.mark.xfail(strict=False, reason="session 4 merge: locks are now held per execution (issue 15) and the rerun is "
-                   "a new execution, so its cleanup may not release the killed run's lock; see the closing note")
 def test_killed_during_the_hold_its_rerun_scales_the_old_slot_down_and_releases_the_lock(world):
     hold = {"ecs_cleanup_hold_blocking": True, "ecs_cleanup_hold_seconds": 30}
     proc = _start_in_background(world, "v1.2.3", hold)
