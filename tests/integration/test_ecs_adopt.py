@@ -38,7 +38,9 @@ class Adoption(World):
         # an adopted account renders it for its own names (and grants docs/iam-policy-adopt.json to whoever adopts),
         # so this world signs with the lab's unchecked keys.
         return dict(World.lab_vars(self), aws_access_key="testing", aws_secret_key="testing",
-                    ecs_validate_iam_principal="arn:aws:iam::123456789012:user/progressive-deployer")
+                    ecs_validate_iam_principal="arn:aws:iam::123456789012:user/progressive-deployer",
+                    # that deployer's policy names the slot world's resources, not the adopted ones
+                    ecs_validate_iam_preflight=False)
 
     def adopt(self, check=False, diff=False, **extra):
         extra_vars = dict(self.lab_vars(), ecs_validate_slot_names=SLOT_NAMES, ecs_adopt_test_listener_port=9000)
