@@ -227,7 +227,8 @@ class Lab:
         self.faults = FaultInjector(config.FAULTS or None)   # a bad LAB_FAULTS stops the daemon here
 
     def install(self):
-        from lab.aws import cloudwatch, ecr_findings, iam_enforce, iam_simulate, quotas, stale_reads, sts_assume
+        from lab.aws import (cloudwatch, ecr_findings, iam_enforce, iam_simulate, quotas, ssm_atomic, stale_reads,
+                             sts_assume)
         from lab.aws.ecs_tasks import EcsController
         from lab.aws.target_health import TargetHealthChecker
         cloudwatch.install()
@@ -237,6 +238,7 @@ class Lab:
         quotas.install()
         sts_assume.install()
         ecr_findings.install()
+        ssm_atomic.install()
         self.checker = TargetHealthChecker().install()
         self.ecs = EcsController(self.checker).install()
 

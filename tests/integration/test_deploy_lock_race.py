@@ -2,8 +2,9 @@
 and release against a stale break - exactly one holder every time (issue 15).
 
 The racers are threads, each with its own boto3 client, running the module's own protocol (module_utils.deploy_lock's
-LockStore, the code progressive.delivery.deploy_lock runs) against a moto server in its own process, released
-together by a barrier. test_deploy_lock.py drives the module itself through ansible-playbook.
+LockStore, the code progressive.delivery.deploy_lock runs) against the lab's AWS endpoint in its own process, released
+together by a barrier. Not bare moto: its PutParameter(Overwrite=false) is check-then-insert on a threaded server,
+so two racers can both create the parameter there; AWS (and the lab, lab/aws/ssm_atomic.py) creates it once. test_deploy_lock.py drives the module itself through ansible-playbook.
 """
 import json
 import threading
@@ -17,16 +18,13 @@ D1 = "sha256:" + "1" * 64
 ROUNDS = 20
 
 
-def _client(moto):
-    import boto3
-    from botocore.config import Config
-    return boto3.client("ssm", endpoint_url=moto.url, region_name="us-east-1", aws_access_key_id="testing",
-                        aws_secret_access_key="testing", config=Config(retries={"max_attempts": 3}))
+def _client(lab):
+    return lab.client("ssm")
 
 
-def _race(moto, jobs):
+def _race(lab, jobs):
     """Run each job(store) at once in its own thread; returns [(outcome or 'refused', detail)] in job order."""
-    stores = [locklib.LockStore(_client(moto), NAME) for _ in jobs]
+    stores = [locklib.LockStore(_client(lab), NAME) for _ in jobs]
     barrier = threading.Barrier(len(jobs))
     results = [None] * len(jobs)
 
@@ -90,23 +88,23 @@ def _current_claim(ssm):
 
 
 @pytest.mark.parametrize("racers", [2, 4])
-def test_fresh_take_has_one_holder(moto, racers):
-    ssm = moto.client("ssm")
+def test_fresh_take_has_one_holder(lab, racers):
+    ssm = lab.client("ssm")
     for r in range(ROUNDS):
         _clear(ssm)
         jobs = [_take("run-%d-%d" % (r, i), "sha256:%064d" % i) for i in range(racers)]
-        _one_holder(ssm, _race(moto, jobs), range(racers))
+        _one_holder(ssm, _race(lab, jobs), range(racers))
 
 
 @pytest.mark.parametrize("racers", [2, 4])
-def test_same_digest_twice_has_one_holder(moto, racers):
+def test_same_digest_twice_has_one_holder(lab, racers):
     """EventBridge delivering one push twice (or four times): one run of the image holds the lock, the others are
     refused and told who holds it - with or without a lock there before."""
-    ssm = moto.client("ssm")
+    ssm = lab.client("ssm")
     for r in range(ROUNDS):
         _clear(ssm)
         jobs = [_take("run-%d-%d" % (r, i), D1) for i in range(racers)]
-        results = _race(moto, jobs)
+        results = _race(lab, jobs)
         _one_holder(ssm, results, range(racers))
         holder = _current(ssm)["execution_id"]
         assert all("held by execution %s" % holder in detail and "resume=true" in detail
@@ -114,29 +112,29 @@ def test_same_digest_twice_has_one_holder(moto, racers):
 
 
 @pytest.mark.parametrize("racers", [2, 4])
-def test_stale_break_has_one_holder(moto, racers):
-    ssm = moto.client("ssm")
+def test_stale_break_has_one_holder(lab, racers):
+    ssm = lab.client("ssm")
     for r in range(ROUNDS):
         _clear(ssm)
         _stale(ssm, "crashed-%d" % r)
         jobs = [_take("run-%d-%d" % (r, i), "sha256:%064d" % (i + 2), break_stale=True) for i in range(racers)]
-        results = _race(moto, jobs)
+        results = _race(lab, jobs)
         _one_holder(ssm, results, range(racers))
         assert [o for o, _ in results].count("broken") == 1, results
 
 
 @pytest.mark.parametrize("racers", [2, 4])
-def test_release_racing_stale_breakers_leaves_one_holder(moto, racers):
+def test_release_racing_stale_breakers_leaves_one_holder(lab, racers):
     """The holder releases its (expired) lock while 1-3 other runs break it: whichever comes first, one taker holds
     the lock at the end, and the holder never deletes a lock that is no longer its own."""
-    ssm = moto.client("ssm")
+    ssm = lab.client("ssm")
     released = refused = 0
     for r in range(ROUNDS):
         _clear(ssm)
         _stale(ssm, "holder-%d" % r)
         jobs = [lambda store, r=r: store.release("holder-%d" % r)]
         jobs += [_take("run-%d-%d" % (r, i), "sha256:%064d" % (i + 2), break_stale=True) for i in range(1, racers)]
-        results = _race(moto, jobs)
+        results = _race(lab, jobs)
         _one_holder(ssm, results, range(1, racers))
         assert results[0][0] in ("released", "refused"), results
         released += results[0][0] == "released"
@@ -144,10 +142,10 @@ def test_release_racing_stale_breakers_leaves_one_holder(moto, racers):
     assert released + refused == ROUNDS
 
 
-def test_renew_only_by_the_holder(moto):
-    ssm = moto.client("ssm")
+def test_renew_only_by_the_holder(lab):
+    ssm = lab.client("ssm")
     _clear(ssm)
-    store = locklib.LockStore(_client(moto), NAME)
+    store = locklib.LockStore(_client(lab), NAME)
     outcome, first, _ = store.take("run-1", "alice", D1, "myapp", 60)
     assert outcome == "acquired"
     outcome, renewed, previous = store.renew("run-1", 600)
@@ -161,11 +159,11 @@ def test_renew_only_by_the_holder(moto):
     assert _current(ssm) is None
 
 
-def test_a_dead_claim_is_ignored_after_its_expiry(moto):
-    ssm = moto.client("ssm")
+def test_a_dead_claim_is_ignored_after_its_expiry(lab):
+    ssm = lab.client("ssm")
     _clear(ssm)
     _stale(ssm, "crashed")
     ssm.put_parameter(Name=NAME + locklib.CLAIM_SUFFIX, Type="String",
                       Value=json.dumps({"execution_id": "killed", "token": "t", "expires_at": 1000}))
-    outcome, record, _ = locklib.LockStore(_client(moto), NAME).take("run-1", "a", D1, "myapp", 60, break_stale=True)
+    outcome, record, _ = locklib.LockStore(_client(lab), NAME).take("run-1", "a", D1, "myapp", 60, break_stale=True)
     assert outcome == "broken" and _current(ssm)["execution_id"] == "run-1" and _current_claim(ssm) is None

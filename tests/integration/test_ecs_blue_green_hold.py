@@ -151,8 +151,17 @@ def _start_in_background(world, tag, extra):
            "-e", json.dumps(dict(world.lab_vars(), **extra))]
     env = dict(os.environ, **AWS_ENV, **world.env())
     env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
-    return subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    log = open(world.lab.state_dir / "background-deploy.log", "wb")
+    try:
+        return subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    finally:
+        log.close()
+
+
+def _log_tail(world, lines=60):
+    path = world.lab.state_dir / "background-deploy.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
 
 
 def test_killed_during_the_hold_its_rerun_scales_the_old_slot_down_and_releases_the_lock(world):
@@ -161,14 +170,16 @@ def test_killed_during_the_hold_its_rerun_scales_the_old_slot_down_and_releases_
     deadline = time.time() + 900
     try:
         while time.time() < deadline:
-            assert proc.poll() is None, "the deployment ended before its hold"
+            assert proc.poll() is None, "the deployment ended (rc %s) before its hold:\n%s" % (proc.returncode,
+                                                                                              _log_tail(world))
             if world.weights().get("b") == 100 and HOLD_UNTIL in tags(world, "a"):
                 break
             time.sleep(0.5)
         else:
             pytest.fail("the deployment never reached its hold")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     assert world.lock() is not None and world.service("a")["desiredCount"] == 4
 
