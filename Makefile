@@ -43,7 +43,7 @@ sanity:
 # a test file runs wholly in one worker. Tests mostly wait on the lab's clocks, so 3 workers fit 2 cores.
 INTEGRATION_WORKERS ?= 4
 integration:
-	pytest -n $(INTEGRATION_WORKERS) --dist loadfile --durations=40 tests/integration
+	pytest -n $(INTEGRATION_WORKERS) --dist loadfile --no-loadscope-reorder --durations=40 tests/integration
 
 build:
 	mkdir -p build/dist
