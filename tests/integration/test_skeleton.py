@@ -15,7 +15,7 @@ def test_action_group_reaches_amazon_and_community_aws(moto):
     assert moto.client("ecr").describe_repositories()["repositories"][0]["repositoryName"] == "group-check"
 
 
-def test_built_collection_leaves_out_lab_bench_ci_and_venvs(tmp_path):
+def test_built_collection_leaves_out_lab_bench_ci_venvs_and_the_lab_inventory(tmp_path):
     import subprocess
     import tarfile
 
@@ -32,6 +32,9 @@ def test_built_collection_leaves_out_lab_bench_ci_and_venvs(tmp_path):
     for excluded in ("lab", "bench", ".ci", ".venv", "build", ".lab", ".git", "tools"):
         assert excluded not in top, excluded
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    # The lab's inventory (dummy keys, loopback endpoints) is for this checkout's demo and tests, not for users.
+    assert not [n for n in names if n.startswith("inventories/lab")]
+    assert [n for n in names if n.startswith("inventories/example/")]
 
 
 def test_ansible_doc_lists_every_module_of_ours():
