@@ -95,6 +95,10 @@ def validate_play(moto, event, check=True):
         "ecs_validate_iam_preflight": False,   # moto has no IAM simulation (FINDINGS)
         "ecs_validate_fail_on_severity": "CRITICAL",  # moto reports one HIGH finding on every image
         "ecs_validate_scan_timeout": 10,
+        # Bare moto runs no task (no healthy target: never steady) and answers 500 to Service Quotas' GetServiceQuota
+        # for Fargate; the lab does both (test_ecs_blue_green_hold.py checks steadiness and capacity there).
+        "ecs_validate_check_steady": False,
+        "ecs_validate_check_capacity": False,
     })
     return run_playbook(play, check=check, timeout=180)
 
@@ -111,8 +115,6 @@ def pushed(moto):
     return event
 
 
-@pytest.mark.xfail(strict=False, reason="session 4 merge: the lab answers 500 to ecs_live_check's first call in this test "
-                   "(twice in a row, not reproduced by hand); see the closing note")
 def test_a_push_event_drives_the_validation(moto, pushed):
     result = validate_play(moto, pushed)
     assert result.rc == 0, result
