@@ -16,6 +16,7 @@ help:
 	@echo "make demo         ECS blue-green deployment against the lab"
 	@echo "make demo-vm      VM rolling deployment of $(VM_VERSION) to the lab's SSH hosts, $(VM_SERIAL) at a time"
 	@echo "make lab-up | lab-status | lab-down   the local AWS lab"
+	@echo "make molecule     molecule's scenarios (ecs_blue_green, vm_deploy) against the lab"
 	@echo "make bench        run every benchmark in bench/ (figures printed, JSON in bench/results/, figures into bench/README.md)"
 
 setup:
@@ -44,6 +45,14 @@ sanity:
 INTEGRATION_WORKERS ?= 4
 integration:
 	pytest -n $(INTEGRATION_WORKERS) --dist loadfile --no-loadscope-reorder --durations=40 tests/integration
+
+# molecule's scenarios against the default lab: ecs_blue_green on a freshly seeded world, vm_deploy on its VM hosts.
+# `make test` runs the same scenarios through tests/integration/test_molecule.py, each on its worker's own lab.
+molecule:
+	python -m lab up
+	python -m lab reset
+	test -f "$(VM_INVENTORY)" || python -m lab.vmhosts up
+	LAB_VM_INVENTORY="$$(realpath "$(VM_INVENTORY)")" molecule test --all
 
 build:
 	mkdir -p build/dist
