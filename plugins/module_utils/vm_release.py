@@ -139,7 +139,7 @@ def prune_plan(releases, keep, protect=()):
     `releases` is [(name, mtime)]; newest first by mtime, ties by name.
     """
     ordered = sorted(releases, key=lambda r: (-r[1], r[0]))
-    return [name for name, _ in ordered[keep:] if name not in set(p for p in protect if p)]
+    return [name for name, dummy in ordered[keep:] if name not in set(p for p in protect if p)]
 
 
 def health_input_problem(url, port_timeout, retries, delay):

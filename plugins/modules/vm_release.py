@@ -154,6 +154,9 @@ attributes:
     description: Shows the links and release directories before and after.
 notes:
   - Runs on the host's Python 3.8 or later.
+  - O(state=read), O(state=staged) (a release already holding the package), O(state=healthy) and O(state=pruned)
+    (nothing beyond O(keep)) change nothing on a second run. O(state=switched) restarts the service, so it always
+    reports a change; the role runs it only when the host is not already running the release.
 """
 
 EXAMPLES = r"""
@@ -270,7 +273,7 @@ class Layout(object):
         return os.path.join(self.releases, version)
 
     def snapshot(self):
-        names = [n for n, _ in sorted(vr.list_releases(self.releases), key=lambda r: (-r[1], r[0]))]
+        names = [n for n, dummy in sorted(vr.list_releases(self.releases), key=lambda r: (-r[1], r[0]))]
         return dict(current=vr.read_link(self.current), previous=vr.read_link(self.previous), releases=names)
 
 
