@@ -24,6 +24,7 @@ cgroup v1 (cpuacct.usage) or v2 (cpu.stat usage_usec); needs root, like the VM h
 
     python bench/vm_host_cost.py [--hosts 4] [--serial 2] [--runs 1] [--ref main] [--no-before] [--quick]
                                  [--forks 5] [--keep-lab] [--update-readme]
+Figures printed, JSON in bench/results/vm_host_cost.json.
 """
 import argparse
 import json
@@ -273,7 +274,6 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="2 hosts, no rerun")
     p.add_argument("--keep-lab", action="store_true")
     p.add_argument("--update-readme", action="store_true")
-    p.add_argument("--out", default=str(labbench.RESULTS / "vm_host_cost.json"))
     args = p.parse_args(argv)
     args.hosts = args.hosts or (2 if args.quick else 4)
     if not 1 <= args.hosts <= MAX_HOSTS or not 1 <= args.runs <= 5 or not 1 <= args.forks <= 50:
