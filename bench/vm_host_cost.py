@@ -238,7 +238,8 @@ def summarize(rows):
     for (variant, kind), rs in out.items():
         def med(key):
             vals = sorted(x[key] for x in rs)
-            return vals[len(vals) // 2]
+            mid = len(vals) // 2
+            return vals[mid] if len(vals) % 2 else round((vals[mid - 1] + vals[mid]) / 2.0, 2)
         summary.append({"variant": variant, "kind": kind, "runs": len(rs), "ok": all(x["rc"] == 0 for x in rs),
                         **{k: med(k) for k in ("hosts", "wall_s", "tasks_per_host", "controller_cpu_s_per_host",
                                                "host_cpu_s_per_host", "cpu_s_per_host",
