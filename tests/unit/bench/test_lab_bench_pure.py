@@ -55,3 +55,17 @@ def test_time_to_rollback_summary_per_rate():
     s = ttr.summarize(runs, 5)
     assert (s["rps"], s["measured"], s["seconds_median"], s["periods_median"], s["within_target"]) == (200.0, 3, 9.0, 1.8, 2)
     assert ttr.summarize([{"rps": 50.0, "error": "x"}], 5) == {"rps": 50.0, "runs": 1, "measured": 0}
+
+
+def test_vm_host_cost_summary_takes_the_median_per_variant_and_run_kind():
+    from bench import vm_host_cost
+    rows = [dict(variant=v, kind="fresh", rc=0, hosts=4, wall_s=w, tasks_per_host=t, controller_cpu_s_per_host=c,
+                 host_cpu_s_per_host=h, cpu_s_per_host=c + h, controller_rusage_children_s=1.0)
+            for v, w, t, c, h in [("before", 90, 65, 7.0, 11.0), ("before", 80, 65, 9.0, 13.0),
+                                  ("before", 85, 65, 8.0, 12.0), ("after", 50, 22, 4.5, 3.3)]]
+    summary = {s["variant"]: s for s in vm_host_cost.summarize(rows)}
+    assert summary["before"]["runs"] == 3 and summary["before"]["cpu_s_per_host"] == 20.0
+    assert summary["after"]["ok"] and summary["after"]["tasks_per_host"] == 22
+    doc = {"meta": {"date": "d", "machine": {"cpu": "x", "nproc": 2}, "load_start": [1], "load_end": [2],
+                    "hosts": 4, "serial": "2", "forks": 5}, "summary": vm_host_cost.summarize(rows)}
+    assert "| after | fresh | 22 | 50 | 4.5 | 3.3 | **7.8** | yes |" in vm_host_cost.render_markdown(doc)
