@@ -107,7 +107,12 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory=N
             data = json.loads(proc.stdout[start:]) if start >= 0 else None
         except ValueError:
             data = None
-        return PlaybookResult(proc, data)
+        result = PlaybookResult(proc, data)
+        if result.rc != 0:
+            # Shown whole under "Captured stdout call" when the test fails (assertion messages get shortened).
+            for task, host, msg in (result.failures() if data is not None else []):
+                print("playbook %s failed at %s [%s]: %s" % (Path(str(playbook)).name, task, host, msg))
+        return result
 
 
 def localhost_play(tasks, endpoint_url, name="test", gather_facts=False, vars=None):
