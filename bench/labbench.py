@@ -158,8 +158,11 @@ class LabSession:
 def run_vars(key):
     """Extra vars giving a playbook run its own dummy access key id: the lab logs each request's key, so the run's
     calls are told from everyone else's on the same lab (other runs, the lab's data plane). (The user agent cannot
-    carry a tag: AnsibleAWSModule sets its own, dropping botocore's AWS_SDK_UA_APP_ID.)"""
-    return {"aws_access_key": key}
+    carry a tag: AnsibleAWSModule sets its own, dropping botocore's AWS_SDK_UA_APP_ID.)
+
+    A dummy key is no IAM user of the lab's, so the IAM preflight simulates the lab's deployer instead (the user the
+    shipped policy is attached to), as a run with the inventory's keys would."""
+    return {"aws_access_key": key, "ecs_validate_iam_principal": "arn:aws:iam::123456789012:user/progressive-deployer"}
 
 
 def count_calls(records):
