@@ -26,6 +26,9 @@ Folding back (state absent): the slot that serves 100 % stays; the other slot's 
 forward, its service and its target group go, in that order.
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
+
 SLOTS = ("a", "b")
 TG_NAME_MAX = 32
 
@@ -48,37 +51,21 @@ def tags_dict(tags):
     return out
 
 
-def tg_name(ref):
-    """The name in a target group ARN (`...:targetgroup/<name>/<id>`); anything else unchanged."""
-    if ":targetgroup/" in (ref or ""):
-        return ref.split(":targetgroup/", 1)[1].split("/")[0]
-    return ref
+# The name in a target group ARN (`...:targetgroup/<name>/<id>`); anything else unchanged.
+tg_name = arns.target_group_name
 
 
 def forward_of(actions):
     """(index, {target group ARN: weight}) of the forward action among `actions`; (None, {}) without one.
 
-    A plain forward (TargetGroupArn, no ForwardConfig) is 100 % to its target group.
+    A plain forward (TargetGroupArn, no ForwardConfig) is 100 % to its target group (weights.read_forward).
     """
-    for index, action in enumerate(actions or []):
-        if action.get("Type") != "forward":
-            continue
-        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
-        if groups:
-            return index, dict((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups)
-        if action.get("TargetGroupArn"):
-            return index, {action["TargetGroupArn"]: 100}
-        return index, {}
-    return None, {}
+    return wlib.forward_action_index(actions), wlib.forward_weights(actions)
 
 
 def stickiness_of(actions):
     """Group stickiness seconds of the forward action (0 when disabled or absent)."""
-    index, dummy = forward_of(actions)
-    if index is None:
-        return 0
-    sticky = (actions[index].get("ForwardConfig") or {}).get("TargetGroupStickinessConfig") or {}
-    return int(sticky.get("DurationSeconds") or 0) if sticky.get("Enabled") else 0
+    return (wlib.read_forward(actions) or {}).get("stickiness_duration", 0)
 
 
 def check_slot_names(slots):
@@ -161,7 +148,7 @@ def refuse_target_group(tg, load_balancer, service_name, wanted_name):
         return ("load balancer %s is a %s load balancer: adoption needs an application load balancer (weighted forward)"
                 % (load_balancer["LoadBalancerName"], load_balancer.get("Type")))
     if load_balancer["LoadBalancerArn"] not in tg["LoadBalancerArns"]:
-        behind = ", ".join(a.split("/")[-2] for a in tg["LoadBalancerArns"])
+        behind = ", ".join(arns.load_balancer_name(a) for a in tg["LoadBalancerArns"])
         return ("target group %s of service %s is not behind load balancer %s (it is behind %s): name the load "
                 "balancer that serves the service" % (tg["TargetGroupName"], service_name, load_balancer["LoadBalancerName"], behind))
     return None

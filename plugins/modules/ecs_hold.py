@@ -139,6 +139,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns as arns_lib
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
@@ -156,7 +157,7 @@ def all_services(ecs, cluster):
     arns = []
     for page in ecs.get_paginator("list_services").paginate(cluster=cluster):
         arns += page.get("serviceArns", [])
-    return [a.rsplit("/", 1)[-1] for a in arns]
+    return [arns_lib.last_segment(a) for a in arns]
 
 
 def tags_of(service):

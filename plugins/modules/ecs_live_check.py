@@ -149,6 +149,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import capacity as caplib
 
@@ -232,7 +233,7 @@ def main():
                 health = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
                 healthy = sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
                 result["healthy_targets"] = healthy
-            problems = caplib.steadiness(service, healthy, tg_arn.split(":", 5)[-1] if tg_arn else None)
+            problems = caplib.steadiness(service, healthy, arns.target_group_dimension(tg_arn) if tg_arn else None)
             result.update(steady=not problems, problems=problems, events=caplib.recent_events(service))
 
         if p["check_capacity"]:

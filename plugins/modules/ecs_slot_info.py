@@ -216,8 +216,10 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
+from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
 
@@ -296,7 +298,7 @@ def main():
     )
     params = module.params
     digest = params["digest"]
-    if digest and not slotlib.DIGEST_RE.search("@" + digest):
+    if digest and ecr_image.check_digest(digest):
         module.fail_json(msg="digest must look like sha256:<64 hex digits>, got %r" % digest)
 
     app = params["app"]
@@ -320,7 +322,7 @@ def main():
             info = describe_slot_service(module, ecs, params["cluster"], service_names[slot], params["container_name"])
             tg = find_slot_target_group(module, elbv2, slot, tg_refs[slot])
             info.update(target_group_arn=tg["TargetGroupArn"], target_group_name=tg["TargetGroupName"],
-                        target_group_dimension=tg["TargetGroupArn"].split(":", 5)[-1])
+                        target_group_dimension=arns.target_group_dimension(tg["TargetGroupArn"]))
             slots[slot] = info
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="Failed to read the blue-green state of %s in cluster %s" % (app, params["cluster"]))
@@ -335,7 +337,7 @@ def main():
     result = dict(changed=False, weights=weights, percentages=percentages, slots=slots,
                   listener_arn=listener["ListenerArn"], load_balancer_arn=lb["LoadBalancerArn"],
                   load_balancer_dns_name=lb.get("DNSName"),
-                  load_balancer_dimension=lb["LoadBalancerArn"].split(":loadbalancer/", 1)[-1], **decision)
+                  load_balancer_dimension=arns.load_balancer_dimension(lb["LoadBalancerArn"]), **decision)
     result["digest"] = digest
     if lock is not None:
         result["lock"] = lock

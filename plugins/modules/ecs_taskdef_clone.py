@@ -220,6 +220,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import taskdef as tdlib
 
@@ -233,7 +234,7 @@ class CloneError(Exception):
 
 def arn_family(task_definition_arn):
     """arn:...:task-definition/family:revision -> family."""
-    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+    return arns.task_definition_family(task_definition_arn)
 
 
 def describe(ecs, reference):
@@ -300,7 +301,7 @@ def check_secrets(module, td):
 
     for container, name, value_from in tdlib.secret_references(td):
         kind, target = tdlib.secret_reference(value_from)
-        region = value_from.split(":")[3] if value_from.startswith("arn:") else None
+        region = (arns.parse(value_from) or {}).get("region") or None
         where = "container %s: secret %s valueFrom %s" % (container, name, tdlib.shown_reference(value_from))
         try:
             if kind == "secretsmanager":

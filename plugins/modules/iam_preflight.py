@@ -137,6 +137,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
 
@@ -220,7 +221,8 @@ def main():
     names = None
     action_resources = dict(p["action_resources"])
     if p["scope"] is not None:
-        partition, account = principal.split(":")[1], principal.split(":")[4]
+        parts = arns.parse(principal) or {}
+        partition, account = parts.get("partition"), parts.get("account_id")
         names = iam_actions.scope_names(dict(dict(partition=partition, account=account, region=module.region or "*"),
                                              **p["scope"]))
         for action, arns in iam_actions.action_resources(names, actions).items():
