@@ -54,6 +54,23 @@ def _same_taskdef(arn_or_name, expected):
     return arn_or_name == expected or arns.last_segment(arn_or_name) == arns.last_segment(expected)
 
 
+def stopped_since(tasks, service_name, task_definition_arn, since, now):
+    """The tasks of service `service_name` running `task_definition_arn` (any when None) that stopped at or after
+    `since` (epoch seconds). A task still stopping (draining from its target group) has no stoppedAt yet: it stopped
+    `now`."""
+    out = []
+    for task in tasks:
+        stopped = task.get("stoppedAt") or task.get("stoppingAt")
+        stamp = stopped.timestamp() if hasattr(stopped, "timestamp") else (stopped or now)
+        if task.get("group") not in (None, "service:%s" % service_name):
+            continue
+        if task_definition_arn and task.get("taskDefinitionArn") != task_definition_arn:
+            continue
+        if stamp >= since:
+            out.append(task)
+    return out
+
+
 def stopped_task_reasons(tasks):
     """One line per stopped task: task id, revision, why it stopped, and its containers' exit reasons."""
     lines = []

@@ -61,12 +61,11 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - progressive.delivery.attributes.diff
 attributes:
   check_mode:
-    support: full
     description: Reports what it would create or delete; changes nothing.
   diff_mode:
-    support: full
     description: The route before and after (port or priority and conditions, target group).
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
@@ -106,14 +105,10 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import adopt
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
-
-
-@jittered_backoff()
-def paginate(client, operation, key, **kwargs):
-    return client.get_paginator(operation).paginate(**kwargs).build_full_result()[key]
 
 
 def conditions(header):
@@ -162,14 +157,14 @@ def main():
             tg_arn = tg["TargetGroupArn"]
             tg_names[tg_arn] = tg["TargetGroupName"]
         forward = [{"Type": "forward", "TargetGroupArn": tg_arn}]
-        listeners = paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
+        listeners = reads.paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
         listener = next((li for li in listeners if li["Port"] == params["port"]), None)
         if header:
             if listener is None:
                 module.fail_json(msg="load balancer %s has no listener on port %s for the rule (it has: %s)"
                                  % (lb["LoadBalancerName"], params["port"], sorted(li["Port"] for li in listeners)))
             result["listener_arn"] = listener["ListenerArn"]
-            rules = paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener["ListenerArn"])
+            rules = reads.paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener["ListenerArn"])
             rule = next((r for r in rules if r.get("Priority") == str(params["priority"])), None)
             before = dict(priority=params["priority"], header=header, forward=describe(rule["Actions"], tg_names)) if rule else {}
             after = dict(priority=params["priority"], header=header, forward=[tg_names.get(tg_arn)]) if present else {}

@@ -80,12 +80,11 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - progressive.delivery.attributes.diff
 attributes:
   check_mode:
-    support: full
     description: Reports what it would change and the would-be forward config; changes nothing.
   diff_mode:
-    support: full
     description: Weights by target group name and the stickiness, before and after.
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
@@ -196,14 +195,10 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
-
-
-@jittered_backoff()
-def paginate(client, operation, key, **kwargs):
-    return client.get_paginator(operation).paginate(**kwargs).build_full_result()[key]
 
 
 def find_listener(module, elbv2):
@@ -230,7 +225,7 @@ def read_target(module, elbv2, listener_arn, rule_arn):
         module.fail_json(msg="listener %s not found" % listener_arn)
     if params["priority"] is None:
         return listener_arn, None, listener["DefaultActions"]
-    rules = paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener_arn)
+    rules = reads.paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener_arn)
     for rule in rules:
         if rule.get("Priority") == str(params["priority"]):
             return listener_arn, rule["RuleArn"], rule["Actions"]
@@ -255,11 +250,7 @@ def resolve_target_groups(module, elbv2, refs, known):
 
 
 def healthy_counts(elbv2, arns):
-    counts = {}
-    for arn in arns:
-        described = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=arn)["TargetHealthDescriptions"]
-        counts[arn] = sum(1 for d in described if (d.get("TargetHealth") or {}).get("State") == "healthy")
-    return counts
+    return dict((arn, reads.healthy_count(elbv2, arn)) for arn in arns)
 
 
 def requested_weights(module):

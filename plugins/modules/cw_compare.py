@@ -285,10 +285,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
+  - progressive.delivery.attributes.read_only
 notes:
   - The statistics are documented in the collection's C(plugins/module_utils/canary_stats.py).
   - ALB metrics reach CloudWatch a minute or more after the requests; the last look sees what has arrived.
@@ -547,10 +544,10 @@ try:
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_judge as judge
+from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_watch as watcher
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_policy
 
@@ -581,35 +578,22 @@ METRIC_OPTIONS = dict(
 )
 
 
-@jittered_backoff()
-def get_metric_data(client, **kwargs):
-    paginator = client.get_paginator("get_metric_data")
-    results = []
-    for page in paginator.paginate(**kwargs):
-        results.extend(page.get("MetricDataResults", []))
-    return results
-
-
 def resolve_alb_dimensions(module, elbv2):
     params = module.params
     try:
         lb_dim = judge.alb_dimension(params["load_balancer"])
         if lb_dim is None:
-            try:
-                lb = elbv2.describe_load_balancers(aws_retry=True, Names=[params["load_balancer"]])["LoadBalancers"][0]
-            except is_boto3_error_code("LoadBalancerNotFound"):
-                module.fail_json(msg="load balancer %r not found; load_balancer takes the app/<name>/<id> dimension, "
-                                     "the ARN or the name of an application load balancer" % params["load_balancer"])
+            lb = lookup.find_load_balancer(module, elbv2, params["load_balancer"], msg=(
+                "load balancer %r not found; load_balancer takes the app/<name>/<id> dimension, the ARN or the name of "
+                "an application load balancer" % params["load_balancer"]))
             lb_dim = judge.alb_dimension(lb["LoadBalancerArn"])
         tg_dims = {}
         for key in ("live_target_group", "candidate_target_group"):
             dim = judge.target_group_dimension(params[key])
             if dim is None:
-                try:
-                    tg = elbv2.describe_target_groups(aws_retry=True, Names=[params[key]])["TargetGroups"][0]
-                except is_boto3_error_code("TargetGroupNotFound"):
-                    module.fail_json(msg="%s %r not found; give the targetgroup/<name>/<id> dimension, the ARN or the "
-                                         "name of a target group" % (key, params[key]))
+                tg = lookup.find_target_group(module, elbv2, params[key], msg=(
+                    "%s %r not found; give the targetgroup/<name>/<id> dimension, the ARN or the name of a target group"
+                    % (key, params[key])))
                 dim = judge.target_group_dimension(tg["TargetGroupArn"])
             tg_dims[key] = dim
     except ValueError as e:
@@ -742,8 +726,8 @@ def main():
 
     def fetch(queries, start, end):
         try:
-            return get_metric_data(cloudwatch, MetricDataQueries=queries, StartTime=start, EndTime=end,
-                                   ScanBy="TimestampAscending")
+            return reads.paginate(cloudwatch, "get_metric_data", "MetricDataResults", MetricDataQueries=queries,
+                                  StartTime=start, EndTime=end, ScanBy="TimestampAscending")
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             module.fail_json_aws(e, msg="Failed to get metric data for %s" % ", ".join(s["name"] for s in specs))
 

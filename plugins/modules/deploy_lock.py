@@ -74,9 +74,9 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - progressive.delivery.attributes
 attributes:
   check_mode:
-    support: full
     description: Reports whether the lock would be taken or refused; writes nothing.
 """
 

@@ -73,9 +73,9 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - progressive.delivery.attributes
 attributes:
   check_mode:
-    support: full
     description: Read-only in check mode; an image without a scan gets none started (StartImageScan is a write), with a warning.
 notes:
   - Permissions - C(ecr:DescribeImages), C(ecr:BatchGetImage), C(ecr:DescribeImageScanFindings), C(ecr:StartImageScan) (with O(start_scan)).
@@ -192,6 +192,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
     ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image as ecrlib
@@ -206,6 +207,7 @@ ACCEPTED_MEDIA_TYPES = [
 FINISHED = ("COMPLETE", "ACTIVE")
 RUNNING = ("IN_PROGRESS", "PENDING")
 MAX_FINDING_PAGES = 100
+FINDINGS_PAGE_SIZE = 1000
 
 
 def check_input(module):
@@ -232,21 +234,14 @@ def check_input(module):
 
 def read_scan(ecr, ident):
     """(status dict, pages) of the image's scan; (None, []) when it has none."""
-    pages = []
-    token = None
-    for dummy in range(MAX_FINDING_PAGES):
-        kwargs = dict(ident, maxResults=1000)
-        if token:
-            kwargs["nextToken"] = token
-        try:
-            page = ecr.describe_image_scan_findings(aws_retry=True, **kwargs)
-        except is_boto3_error_code("ScanNotFoundException"):
-            return None, []
-        pages.append(page)
-        token = page.get("nextToken")
-        if not token or (page.get("imageScanStatus") or {}).get("status") not in FINISHED:
-            break
-    return pages[0].get("imageScanStatus") or {}, pages
+    # Pages kept apart (build_full_result would keep only the first page's imageScanFindings: it is a
+    # non-aggregate key of this paginator as well as the parent of its result keys).
+    try:
+        found = reads.pages(ecr, "describe_image_scan_findings", page_size=FINDINGS_PAGE_SIZE,
+                            max_items=FINDINGS_PAGE_SIZE * MAX_FINDING_PAGES, **ident)
+    except is_boto3_error_code("ScanNotFoundException"):
+        return None, []
+    return (found[0].get("imageScanStatus") or {}) if found else {}, found
 
 
 def main():

@@ -60,12 +60,11 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - progressive.delivery.attributes.diff
 attributes:
   check_mode:
-    support: full
     description: Reports what it would record or scale down, changing nothing.
   diff_mode:
-    support: full
     description: Per service, its desired count and hold tags before and after.
 """
 
@@ -139,7 +138,8 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
-from ansible_collections.progressive.delivery.plugins.module_utils import arns as arns_lib
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
@@ -147,17 +147,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils import slots 
 
 
 def describe(ecs, cluster, names):
-    out = []
-    for i in range(0, len(names), 10):
-        out += ecs.describe_services(aws_retry=True, cluster=cluster, services=names[i:i + 10], include=["TAGS"])["services"]
-    return [s for s in out if s.get("status") == "ACTIVE"]
+    return [s for s in reads.describe_services(ecs, cluster, names, include=["TAGS"]) if s.get("status") == "ACTIVE"]
 
 
 def all_services(ecs, cluster):
-    arns = []
-    for page in ecs.get_paginator("list_services").paginate(cluster=cluster):
-        arns += page.get("serviceArns", [])
-    return [arns_lib.last_segment(a) for a in arns]
+    return [arns.last_segment(a) for a in reads.paginate(ecs, "list_services", "serviceArns", cluster=cluster)]
 
 
 def tags_of(service):

@@ -65,10 +65,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
+  - progressive.delivery.attributes.read_only
 """
 
 EXAMPLES = r"""
@@ -149,6 +146,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import capacity as caplib
@@ -180,13 +178,8 @@ def read_usage(cloudwatch, metric, minutes):
 
 
 def container_instances(ecs, cluster):
-    arns = []
-    for page in ecs.get_paginator("list_container_instances").paginate(cluster=cluster, status="ACTIVE"):
-        arns += page.get("containerInstanceArns", [])
-    out = []
-    for i in range(0, len(arns), 100):
-        out += ecs.describe_container_instances(aws_retry=True, cluster=cluster, containerInstances=arns[i:i + 100])["containerInstances"]
-    return out
+    arns = reads.paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster, status="ACTIVE")
+    return reads.describe_container_instances(ecs, cluster, arns)
 
 
 def main():
@@ -212,8 +205,7 @@ def main():
     ecs = module.client("ecs", retry_decorator=jittered_backoff())
     result = dict(changed=False, steady=True, problems=[], events=[], capacity=[], capacity_ok=True)
     try:
-        found = ecs.describe_services(aws_retry=True, cluster=p["cluster"], services=[p["service"]])["services"]
-        service = found[0] if found and found[0].get("status") == "ACTIVE" else None
+        service = reads.active_service(ecs, p["cluster"], p["service"])
         if service is None:
             module.fail_json(msg="live service %s not found (ACTIVE) in cluster %s" % (p["service"], p["cluster"]))
         taskdef_ref = p["task_definition"] or service["taskDefinition"]
@@ -230,8 +222,7 @@ def main():
             healthy = None
             if tg_arn:
                 elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
-                health = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
-                healthy = sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
+                healthy = reads.healthy_count(elbv2, tg_arn)
                 result["healthy_targets"] = healthy
             problems = caplib.steadiness(service, healthy, arns.target_group_dimension(tg_arn) if tg_arn else None)
             result.update(steady=not problems, problems=problems, events=caplib.recent_events(service))

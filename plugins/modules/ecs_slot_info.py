@@ -75,10 +75,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
+  - progressive.delivery.attributes.read_only
 """
 
 EXAMPLES = r"""
@@ -216,6 +213,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
@@ -235,9 +233,8 @@ def resolve_listener(module, elbv2):
 
 
 def describe_slot_service(module, ecs, cluster, name, container_name):
-    found = ecs.describe_services(aws_retry=True, cluster=cluster, services=[name], include=["TAGS"])["services"]
-    service = found[0] if found else None
-    info = dict(service_name=name, exists=bool(service and service.get("status") == "ACTIVE"), task_definition=None,
+    service = reads.active_service(ecs, cluster, name, include=["TAGS"])
+    info = dict(service_name=name, exists=service is not None, task_definition=None,
                 task_definition_revision=None, image=None, digest=None, desired_count=0, running_count=0,
                 pending_count=0, rollout_state=None, tags={}, service_arn=None, load_balancers=[],
                 task_role_arn=None, execution_role_arn=None)
@@ -267,13 +264,10 @@ def describe_slot_service(module, ecs, cluster, name, container_name):
 
 
 def find_slot_target_group(module, elbv2, slot, ref):
-    kwargs = dict(TargetGroupArns=[ref]) if ref.startswith("arn:") else dict(Names=[ref])
-    try:
-        return elbv2.describe_target_groups(aws_retry=True, **kwargs)["TargetGroups"][0]
-    except is_boto3_error_code("TargetGroupNotFound"):
-        module.fail_json(msg="target group %r of slot %s not found: name the slots' services and target groups (services, "
-                             "target_groups; ecs_validate_slot_names in the roles), or turn a service that is not in slots "
-                             "yet into them with playbooks/ecs_adopt.yml" % (ref, slot))
+    return lookup.find_target_group(module, elbv2, ref, msg=(
+        "target group %r of slot %s not found: name the slots' services and target groups (services, target_groups; "
+        "ecs_validate_slot_names in the roles), or turn a service that is not in slots yet into them with "
+        "playbooks/ecs_adopt.yml" % (ref, slot)))
 
 
 def main():

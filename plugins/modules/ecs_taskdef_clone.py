@@ -118,16 +118,15 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - progressive.delivery.attributes.diff
 notes:
   - Equality with the latest revision ignores what ECS fills in itself (C(essential) true, protocol C(tcp),
     C(hostPort) equal to C(containerPort) in C(awsvpc) mode, empty lists, C(cpu) 0) and the order of environment
     variables, secrets, containers and port mappings; tags count.
 attributes:
   check_mode:
-    support: full
     description: Returns the would-be task definition and the diff; registers nothing.
   diff_mode:
-    support: full
     description: Shows the difference from the family's latest ACTIVE revision.
 """
 
@@ -246,25 +245,22 @@ def describe(ecs, reference):
     return response["taskDefinition"], response.get("tags") or []
 
 
+@jittered_backoff()
 def latest_active_arn(ecs, family):
     """ARN of the family's highest ACTIVE revision, None if it has none.
 
     Not describe_task_definition(family): familyPrefix lists other families too, and moto's describe
     of a bare family returns the latest revision even when it is INACTIVE.
     """
-    token = None
-    for _page in range(MAX_LIST_PAGES):
-        kwargs = dict(familyPrefix=family, status="ACTIVE", sort="DESC")
-        if token:
-            kwargs["nextToken"] = token
-        response = ecs.list_task_definitions(aws_retry=True, **kwargs)
-        matching = [a for a in response.get("taskDefinitionArns", []) if arn_family(a) == family]
+    pages = ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE", sort="DESC")
+    for number, page in enumerate(pages):
+        if number == MAX_LIST_PAGES:
+            raise CloneError("family %s: more than %d pages of ACTIVE task definitions; deregister old revisions"
+                             % (family, MAX_LIST_PAGES))
+        matching = [a for a in page.get("taskDefinitionArns", []) if arn_family(a) == family]
         if matching:
-            return max(matching, key=lambda a: int(a.rsplit(":", 1)[1]))
-        token = response.get("nextToken")
-        if not token:
-            return None
-    raise CloneError("family %s: more than %d pages of ACTIVE task definitions; deregister old revisions" % (family, MAX_LIST_PAGES))
+            return max(matching, key=lambda a: int(arns.last_segment(a).rsplit(":", 1)[1]))
+    return None
 
 
 def source_reference(module, ecs):

@@ -32,12 +32,11 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
+  - progressive.delivery.attributes.diff
 attributes:
   check_mode:
-    support: full
     description: Lists what it would deregister.
   diff_mode:
-    support: full
     description: The family's ACTIVE revisions before and after.
 """
 
@@ -73,6 +72,7 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 
@@ -80,13 +80,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils import hold a
 def revisions_in_use(ecs, clusters):
     used = set()
     for cluster in clusters:
-        arns = []
-        for page in ecs.get_paginator("list_services").paginate(cluster=cluster):
-            arns += page.get("serviceArns", [])
-        for i in range(0, len(arns), 10):
-            for service in ecs.describe_services(aws_retry=True, cluster=cluster, services=arns[i:i + 10])["services"]:
-                used.add(service.get("taskDefinition"))
-                used.update(d.get("taskDefinition") for d in service.get("deployments") or [])
+        arns = reads.paginate(ecs, "list_services", "serviceArns", cluster=cluster)
+        for service in reads.describe_services(ecs, cluster, arns):
+            used.add(service.get("taskDefinition"))
+            used.update(d.get("taskDefinition") for d in service.get("deployments") or [])
     return sorted(u for u in used if u)
 
 
@@ -106,12 +103,8 @@ def main():
     try:
         clusters = p["clusters"]
         if clusters is None:
-            clusters = []
-            for page in ecs.get_paginator("list_clusters").paginate():
-                clusters += page.get("clusterArns", [])
-        active = []
-        for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=p["family"], status="ACTIVE"):
-            active += page.get("taskDefinitionArns", [])
+            clusters = reads.paginate(ecs, "list_clusters", "clusterArns")
+        active = reads.paginate(ecs, "list_task_definitions", "taskDefinitionArns", familyPrefix=p["family"], status="ACTIVE")
         mine = sorted((n for f, n in (holdlib.revision_number(a) for a in active) if f == p["family"]), reverse=True)
         in_use = revisions_in_use(ecs, clusters) if p["keep"] else []
         drop = holdlib.revisions_to_deregister(p["family"], active, p["keep"], in_use)

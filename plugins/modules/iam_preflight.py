@@ -56,10 +56,7 @@ extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
+  - progressive.delivery.attributes.read_only
 notes:
   - Permissions - C(sts:GetCallerIdentity), C(iam:SimulatePrincipalPolicy) on the principal, C(iam:GetRole) (optional,
     for a role with a path).
@@ -137,6 +134,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
 from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
@@ -161,20 +159,11 @@ def resolve_principal(module, iam, arn):
 
 
 def simulate(iam, principal, actions, resources, names=None):
-    results = []
-    marker = None
-    for dummy in range(MAX_PAGES):
-        kwargs = dict(PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources, MaxItems=SIMULATE_PAGE_SIZE)
-        if marker:
-            kwargs["Marker"] = marker
-        if iam_actions.context_entries(actions, names):
-            kwargs["ContextEntries"] = iam_actions.context_entries(actions, names)
-        page = iam.simulate_principal_policy(aws_retry=True, **kwargs)
-        results.extend(page.get("EvaluationResults") or [])
-        if not page.get("IsTruncated"):
-            break
-        marker = page.get("Marker")
-    return results
+    kwargs = dict(PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources,
+                  PaginationConfig=dict(PageSize=SIMULATE_PAGE_SIZE, MaxItems=SIMULATE_PAGE_SIZE * MAX_PAGES))
+    if iam_actions.context_entries(actions, names):
+        kwargs["ContextEntries"] = iam_actions.context_entries(actions, names)
+    return reads.paginate(iam, "simulate_principal_policy", "EvaluationResults", **kwargs)
 
 
 def main():
