@@ -85,28 +85,25 @@ _STAT_RE = re.compile(r"^(SampleCount|Average|Sum|Minimum|Maximum|IQM|(p|tm|wm|t
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
-def alb_dimension(value):
-    """The LoadBalancer dimension (app/<name>/<id>) from itself or an ALB ARN; None for a bare name."""
+def _dimension(value, from_arn, prefix, what):
     if value.startswith("arn:"):
-        dimension = arns.load_balancer_dimension(value)
+        dimension = from_arn(value)
         if dimension is None:
-            raise ValueError("not a load balancer ARN: %s" % value)
+            raise ValueError("not a %s ARN: %s" % (what, value))
         return dimension
-    if value.startswith("app/") and value.count("/") == 2:
+    if value.startswith(prefix) and value.count("/") == 2:
         return value
     return None
+
+
+def alb_dimension(value):
+    """The LoadBalancer dimension (app/<name>/<id>) from itself or an ALB ARN; None for a bare name."""
+    return _dimension(value, arns.load_balancer_dimension, "app/", "load balancer")
 
 
 def target_group_dimension(value):
     """The TargetGroup dimension (targetgroup/<name>/<id>) from itself or an ARN; None for a bare name."""
-    if value.startswith("arn:"):
-        dimension = arns.target_group_dimension(value)
-        if dimension is None:
-            raise ValueError("not a target group ARN: %s" % value)
-        return dimension
-    if value.startswith("targetgroup/") and value.count("/") == 2:
-        return value
-    return None
+    return _dimension(value, arns.target_group_dimension, "targetgroup/", "target group")
 
 
 # Cluster or service name from a name or an ARN (the last path segment).

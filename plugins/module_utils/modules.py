@@ -15,11 +15,22 @@ Retries, two layers (AWS throttles any account that is busy; a deployment makes 
   JSON codes are added here.
 """
 
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # AnsibleAWSModule fails first, naming the missing library
+    class BotoCoreError(Exception):
+        pass
+
+    class ClientError(Exception):
+        pass
+
 from ansible_collections.amazon.aws.plugins.module_utils.common import set_collection_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 COLLECTION_NAME = "progressive.delivery"
+# What a failed AWS call raises: `except AWS_ERRORS as e: module.fail_json_aws(e, msg=...)`.
+AWS_ERRORS = (BotoCoreError, ClientError)
 COLLECTION_VERSION = "0.1.0"
 
 # Error codes AWSRetry does not retry by default (it has RequestLimitExceeded, Unavailable, ServiceUnavailable,

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: alb_weighted_shift
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Set the weights of an ALB listener's or rule's forward action, and read them back
 description:
@@ -21,8 +22,6 @@ description:
     target group at 0 equals one left out) and the same stickiness make no call and report no change (with
     O(exact), only the same target groups with the same weights do).
   - The forward action gets exactly the target groups given; others are removed from it.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   listener_arn:
     description: ARN of the listener. Either this, O(load_balancer) with O(port), or O(rule_arn).
@@ -76,16 +75,13 @@ options:
         at weight 0 from it.
     type: bool
     default: false
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.diff
 attributes:
   check_mode:
     description: Reports what it would change and the would-be forward config; changes nothing.
   diff_mode:
     description: Weights by target group name and the stickiness, before and after.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.diff]
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
     C(DescribeTargetGroups), C(DescribeTargetHealth) (with O(min_healthy_targets)), C(ModifyListener) or C(ModifyRule).
@@ -188,16 +184,12 @@ healthy_targets:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
 
 
@@ -293,19 +285,15 @@ def wait_applied(module, elbv2, listener_arn, rule_arn, desired):
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            listener_arn=dict(type="str"),
-            load_balancer=dict(type="str"),
-            port=dict(type="int"),
-            rule_arn=dict(type="str"),
-            priority=dict(type="int"),
+            # where: a listener (its ARN, or load balancer + port), or a rule (its ARN, or the listener + priority)
+            listener_arn=dict(type="str"), load_balancer=dict(type="str"), port=dict(type="int"),
+            rule_arn=dict(type="str"), priority=dict(type="int"),
+            # what: weights by target group, or live + candidate + the candidate's percent
             weights=dict(type="dict"),
-            live_target_group=dict(type="str"),
-            candidate_target_group=dict(type="str"),
-            candidate_percent=dict(type="int"),
-            stickiness_duration=dict(type="int", default=0),
-            min_healthy_targets=dict(type="int", default=0),
-            wait_timeout=dict(type="int", default=30),
-            exact=dict(type="bool", default=False),
+            live_target_group=dict(type="str"), candidate_target_group=dict(type="str"), candidate_percent=dict(type="int"),
+            # how
+            stickiness_duration=dict(type="int", default=0), min_healthy_targets=dict(type="int", default=0),
+            wait_timeout=dict(type="int", default=30), exact=dict(type="bool", default=False),
         ),
         required_one_of=[["listener_arn", "load_balancer", "rule_arn"],
                          ["weights", "live_target_group"]],
@@ -366,7 +354,7 @@ def main():
                                  current=wlib.describe_config(result_config, names))
         elif changed:
             result_config = desired
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to set forward weights on %s" % what)
 
     live_arn = wlib.live_target_group(result_config)

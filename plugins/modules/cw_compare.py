@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: cw_compare
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Judge a canary - compare the candidate's CloudWatch metrics with live's
 description:
@@ -34,8 +35,6 @@ description:
   - With O(step) and O(policy) it also decides what the deployment does next (RV(step_action)) with the collection's
     deployment policy, watching longer itself when the policy says hold.
   - Read-only; never reports changed.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   preset:
     description:
@@ -281,11 +280,8 @@ options:
     description: The step fails when the score is below this; between the two it is inconclusive.
     type: float
     default: 75.0
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.read_only
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.read_only]
 notes:
   - The statistics are documented in the collection's C(plugins/module_utils/canary_stats.py).
   - ALB metrics reach CloudWatch a minute or more after the requests; the last look sees what has arrived.
@@ -539,12 +535,8 @@ mde:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_judge as judge
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
@@ -607,38 +599,27 @@ def resolve_alb_dimensions(module, elbv2):
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
+            # what to compare: a preset's metrics of the two target groups / services, and metrics of one's own
             preset=dict(type="str", default="none", choices=["alb_ecs", "alb", "ecs", "none"]),
             load_balancer=dict(type="str"),
-            live_target_group=dict(type="str"),
-            candidate_target_group=dict(type="str"),
-            cluster=dict(type="str"),
-            live_service=dict(type="str"),
-            candidate_service=dict(type="str"),
+            live_target_group=dict(type="str"), candidate_target_group=dict(type="str"),
+            cluster=dict(type="str"), live_service=dict(type="str"), candidate_service=dict(type="str"),
             metrics=dict(type="list", elements="dict", default=[], options=METRIC_OPTIONS),
             metric_overrides=dict(type="dict", default={}),
-            period=dict(type="int", default=60),
-            start_time=dict(type="str"),
-            end_time=dict(type="str"),
-            window_seconds=dict(type="int", default=300),
-            watch_seconds=dict(type="int", default=0),
-            look_interval=dict(type="int"),
-            baseline_start=dict(type="str"),
-            baseline_end=dict(type="str"),
-            against_baseline=dict(type="bool", default=False),
-            metric_delay=dict(type="int", default=0),
-            alpha=dict(type="float", default=0.01),
-            pass_alpha=dict(type="float", default=0.05, no_log=False),
+            # when: the window, the watch and its looks, the baseline
+            period=dict(type="int", default=60), start_time=dict(type="str"), end_time=dict(type="str"),
+            window_seconds=dict(type="int", default=300), watch_seconds=dict(type="int", default=0),
+            look_interval=dict(type="int"), metric_delay=dict(type="int", default=0),
+            baseline_start=dict(type="str"), baseline_end=dict(type="str"), against_baseline=dict(type="bool", default=False),
+            # the statistics and the error spending across looks and steps
+            alpha=dict(type="float", default=0.01), pass_alpha=dict(type="float", default=0.05, no_log=False),
             power=dict(type="float", default=0.8),
             spending=dict(type="str", default="obrien_fleming", choices=["obrien_fleming", "pocock", "bonferroni"]),
-            spent=dict(type="dict", default={}),
-            look_offset=dict(type="int", default=0),
-            total_looks=dict(type="int"),
-            step=dict(type="dict"),
-            policy=dict(type="dict"),
-            history=dict(type="list", elements="dict", default=[]),
+            spent=dict(type="dict", default={}), look_offset=dict(type="int", default=0), total_looks=dict(type="int"),
+            # the deployment's step, policy and history (the policy decides the step's action)
+            step=dict(type="dict"), policy=dict(type="dict"), history=dict(type="list", elements="dict", default=[]),
             extension_seconds=dict(type="int"),
-            pass_score=dict(type="float", default=95.0, no_log=False),
-            marginal_score=dict(type="float", default=75.0),
+            pass_score=dict(type="float", default=95.0, no_log=False), marginal_score=dict(type="float", default=75.0),
         ),
         required_if=[
             ("preset", "alb", ["load_balancer", "live_target_group", "candidate_target_group"]),
@@ -709,7 +690,7 @@ def main():
         elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
         try:
             lb_dim, live_tg, cand_tg = resolve_alb_dimensions(module, elbv2)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        except AWS_ERRORS as e:
             module.fail_json_aws(e, msg="Failed to resolve the load balancer %s and its target groups"
                                  % params["load_balancer"])
         specs += judge.preset_specs("alb", load_balancer=lb_dim, live_target_group=live_tg, candidate_target_group=cand_tg)
@@ -728,7 +709,7 @@ def main():
         try:
             return reads.paginate(cloudwatch, "get_metric_data", "MetricDataResults", MetricDataQueries=queries,
                                   StartTime=start, EndTime=end, ScanBy="TimestampAscending")
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        except AWS_ERRORS as e:
             module.fail_json_aws(e, msg="Failed to get metric data for %s" % ", ".join(s["name"] for s in specs))
 
     watch = params["watch_seconds"]

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_adopt_info
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Plan the adoption of an existing ECS service behind an ALB into blue-green slots, or refuse it
 description:
@@ -24,13 +25,7 @@ description:
     attributes and tags, load balancers, listeners and rules); the info modules of amazon.aws / community.aws return
     the pieces, and joining them in Jinja would hide the refusals. The decision itself is pure Python in
     C(plugins/module_utils/adopt.py).
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   slots:
     description:
       - The services and target groups of the two slots. Slot C(a) names the service serving the application now
@@ -75,16 +70,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.diff
 attributes:
   check_mode:
     description: Read-only; runs the same in check mode.
   diff_mode:
     description: The layout before and after the plan (slots, forward weights by target group name).
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.diff, progressive.delivery.ecs]
 notes:
   - Permissions - C(ecs:DescribeServices), C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners),
     C(DescribeRules), C(DescribeTargetGroups), C(DescribeTargetGroupAttributes), C(DescribeTags), C(ssm:GetParameter)
@@ -155,18 +147,12 @@ production_listener:
   type: dict
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import adopt
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
 
 
 def main():
@@ -249,13 +235,10 @@ def main():
             lock = None
             if params["lock_name"]:
                 ssm = module.client("ssm", retry_decorator=jittered_backoff())
-                try:
-                    lock = locklib.decode(ssm.get_parameter(aws_retry=True, Name=params["lock_name"])["Parameter"]["Value"])
-                except is_boto3_error_code("ParameterNotFound"):
-                    lock = {}
+                lock = locklib.LockStore(ssm, params["lock_name"], retry=True).read() or {}
             tgs = dict(a=lookup.describe_target_group(elbv2, slots["a"]["target_group"]), b=tg_b)
             plan = adopt.plan_absent(slots, services, tgs, actions, where, lock, test)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to read the layout of %s in cluster %s" % (slots["a"]["service"], cluster))
 
     if plan["refusal"]:

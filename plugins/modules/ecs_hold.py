@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_hold
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.2.0
 short_description: Hold the old slot of a blue-green deployment warm, and scale it down once its hold has passed
 description:
@@ -18,13 +19,7 @@ description:
     and drops the hold's tags. A held slot that serves traffic again (rolled back to) or runs another revision
     (reused by a later deployment) is never scaled down; only its void hold's tags are dropped. A hold not yet
     passed is left alone; nothing else is touched, so it is safe to run on a schedule.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   state:
     description: C(present) records a hold on O(services); C(absent) ends the holds that have passed.
     type: str
@@ -56,16 +51,13 @@ options:
     description: With O(state=absent), scale expired slots to zero. C(false) only reports what would be done.
     type: bool
     default: true
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.diff
 attributes:
   check_mode:
     description: Reports what it would record or scale down, changing nothing.
   diff_mode:
     description: Per service, its desired count and hold tags before and after.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.diff, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -131,16 +123,10 @@ pending:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
@@ -173,12 +159,7 @@ def traffic_percent(elbv2, listener_arn, target_group_arn):
 
 
 def lock_held(ssm, name):
-    if not name:
-        return False
-    try:
-        return bool(locklib.decode(ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"]))
-    except is_boto3_error_code("ParameterNotFound"):
-        return False
+    return bool(name) and bool(locklib.LockStore(ssm, name, retry=True).read())
 
 
 def record(module, ecs):
@@ -266,7 +247,7 @@ def main():
             record(module, ecs)
         else:
             release(module, ecs)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to %s holds in cluster %s"
                              % ("record" if module.params["state"] == "present" else "end", module.params["cluster"]))
 

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_live_check
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.2.0
 short_description: Is the live ECS service steady, and does the account have room for the candidate?
 description:
@@ -20,13 +21,7 @@ description:
     instances report (DescribeContainerInstances), instance by instance.
   - Optionally caps the cluster's task count (O(max_cluster_tasks)).
   - Read-only; it decides and reports, the caller refuses (RV(ok), RV(message)).
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   service:
     description: The live service's name or ARN.
     type: str
@@ -61,11 +56,8 @@ options:
     description: Minutes of the quota's usage metric to read (its highest value counts).
     type: int
     default: 5
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.read_only
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.read_only, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -139,16 +131,12 @@ capacity:
 
 import datetime
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import capacity as caplib
 
 SPOT_QUOTA = "L-36FBB829"
@@ -185,15 +173,11 @@ def container_instances(ecs, cluster):
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
-            target_group_arn=dict(type="str"),
-            task_definition=dict(type="str"),
-            candidate_desired_count=dict(type="int", default=0),
-            candidate_running_count=dict(type="int", default=0),
+            cluster=dict(type="str", required=True), service=dict(type="str", required=True),
+            target_group_arn=dict(type="str"), task_definition=dict(type="str"),
+            candidate_desired_count=dict(type="int", default=0), candidate_running_count=dict(type="int", default=0),
             check_steady=dict(type="bool", default=True),
-            check_capacity=dict(type="bool", default=True),
-            max_cluster_tasks=dict(type="int", default=0),
+            check_capacity=dict(type="bool", default=True), max_cluster_tasks=dict(type="int", default=0),
             usage_window=dict(type="int", default=5),
         ),
         supports_check_mode=True,
@@ -249,7 +233,7 @@ def main():
                 running = int(cluster.get("runningTasksCount", 0)) + int(cluster.get("pendingTasksCount", 0))
                 result["capacity"].append(caplib.task_cap(p["max_cluster_tasks"], max(0, running), needed))
             result["capacity_ok"] = all(c["ok"] for c in result["capacity"])
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to check live service %s and capacity in cluster %s" % (p["service"], p["cluster"]))
 
     result["ok"] = result["steady"] and result["capacity_ok"]

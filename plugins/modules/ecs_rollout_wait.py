@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_rollout_wait
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Wait until an ECS service's new deployment is complete and its targets are healthy
 description:
@@ -16,13 +17,7 @@ description:
     began and the stopped tasks' reasons (e.g. failed ELB health checks, essential container exited).
   - Exists because M(community.aws.ecs_service) never waits for a deployment, and botocore's
     C(services_stable) waiter returns before load-balancer registration and early after a forced deployment.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   service:
     description: ECS service name or ARN.
     type: str
@@ -48,14 +43,11 @@ options:
     description: Fail early once this many tasks of the new deployment have stopped (tasks that keep dying). 0 disables.
     type: int
     default: 3
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.read_only
 attributes:
   check_mode:
     description: In check mode nothing was deployed, so it reports the current state without waiting.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.read_only, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -103,15 +95,10 @@ stopped_tasks:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
+    AWS_ERRORS, ClientError, ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import rollout
@@ -141,13 +128,11 @@ def stopped_tasks(ecs, cluster, service, task_definition_arn, since):
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
-            task_definition=dict(type="str"),
-            target_group=dict(type="str"),
-            min_healthy_targets=dict(type="int"),
-            timeout=dict(type="int", default=600),
-            poll_interval=dict(type="int", default=5),
+            cluster=dict(type="str", required=True), service=dict(type="str", required=True),
+            # what "done" means
+            task_definition=dict(type="str"), target_group=dict(type="str"), min_healthy_targets=dict(type="int"),
+            # how long
+            timeout=dict(type="int", default=600), poll_interval=dict(type="int", default=5),
             max_stopped_tasks=dict(type="int", default=3),
         ),
         supports_check_mode=True,
@@ -173,7 +158,7 @@ def main():
                 primary = rollout.primary_deployment(service) or {}
                 healthy = reads.healthy_count(elbv2, tg_arn) if tg_arn else None
                 stopped = stopped_tasks(ecs, p["cluster"], service, primary.get("taskDefinition"), since)
-            except botocore.exceptions.ClientError as e:
+            except ClientError as e:
                 # Throttled or 5xx even after the client's retries: skip this round, back off, poll again until the
                 # timeout (the wait fails on the deadline, not on a busy API).
                 delay = poll_backoff(misses, p["poll_interval"], p["timeout"] - (time.time() - start)) if is_transient_error(e) else None
@@ -196,7 +181,7 @@ def main():
                 details = result["events"][-5:] + result["stopped_tasks"][-5:]
                 module.fail_json(msg="service %s: %s%s" % (p["service"], why, (" | " + " | ".join(details)) if details else ""), **result)
             time.sleep(p["poll_interval"])
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to watch the rollout of service %s in cluster %s" % (p["service"], p["cluster"]))
 
 

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_slot_info
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Read where an ECS blue-green service stands - live slot, candidate slot, weights, revisions
 description:
@@ -17,13 +18,7 @@ description:
     there), and whether another deployment is in flight.
   - Exists because the same answer otherwise takes five info modules and Jinja to join them, and because
     a rerun after a crash must find where it stopped from AWS alone, not from a local file.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   app:
     description: Application name; the slots default to services and target groups named C(<app>-a) and C(<app>-b).
     type: str
@@ -71,11 +66,8 @@ options:
         when O(digest) is not given the digest being deployed is taken from it - which is how a rollback finds the
         candidate of a deployment in flight.
     type: str
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.read_only
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.read_only, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -206,16 +198,10 @@ candidate:
   type: dict
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
@@ -274,16 +260,11 @@ def main():
     slot_pair = dict(type="dict", options=dict(a=dict(type="str"), b=dict(type="str")))
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            app=dict(type="str", required=True),
-            services=slot_pair,
-            target_groups=slot_pair,
-            listener_arn=dict(type="str"),
-            load_balancer=dict(type="str"),
-            listener_port=dict(type="int"),
-            container_name=dict(type="str"),
-            digest=dict(type="str"),
-            lock_name=dict(type="str"),
+            cluster=dict(type="str", required=True), app=dict(type="str", required=True),
+            services=slot_pair, target_groups=slot_pair,
+            # the production listener: its ARN, or load balancer + port
+            listener_arn=dict(type="str"), load_balancer=dict(type="str"), listener_port=dict(type="int"),
+            container_name=dict(type="str"), digest=dict(type="str"), lock_name=dict(type="str"),
         ),
         required_one_of=[["listener_arn", "load_balancer"]],
         mutually_exclusive=[["listener_arn", "load_balancer"]],
@@ -305,10 +286,7 @@ def main():
     try:
         if params["lock_name"]:
             ssm = module.client("ssm", retry_decorator=jittered_backoff())
-            try:
-                lock = locklib.decode(ssm.get_parameter(aws_retry=True, Name=params["lock_name"])["Parameter"]["Value"])
-            except is_boto3_error_code("ParameterNotFound"):
-                lock = {}
+            lock = locklib.LockStore(ssm, params["lock_name"], retry=True).read() or {}
             digest = digest or lock.get("digest")
         lb, listener = resolve_listener(module, elbv2)
         slots = {}
@@ -318,7 +296,7 @@ def main():
             info.update(target_group_arn=tg["TargetGroupArn"], target_group_name=tg["TargetGroupName"],
                         target_group_dimension=arns.target_group_dimension(tg["TargetGroupArn"]))
             slots[slot] = info
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to read the blue-green state of %s in cluster %s" % (app, params["cluster"]))
 
     weights = slotlib.forward_weights(listener.get("DefaultActions"))

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_taskdef_clone
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Clone an ECS task definition with a new image, environment or secrets
 description:
@@ -22,8 +23,6 @@ description:
     C(DescribeParameters).
   - Exists because M(community.aws.ecs_taskdefinition) has no clone mode and passes only a subset of the fields,
     and M(community.aws.ecs_taskdefinition_info) returns a snake_cased copy that loses information.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   source:
     description:
@@ -114,11 +113,8 @@ options:
     type: list
     elements: str
     default: [PASSWORD, PASSWD, SECRET, TOKEN, KEY, CREDENTIAL, PRIVATE, AUTH, CERT, DSN, SESSION, SIGNATURE, SALT]
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.diff
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.diff]
 notes:
   - Equality with the latest revision ignores what ECS fills in itself (C(essential) true, protocol C(tcp),
     C(hostPort) equal to C(containerPort) in C(awsvpc) mode, empty lists, C(cpu) 0) and the order of environment
@@ -211,16 +207,12 @@ diff:
   type: dict
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import taskdef as tdlib
 
 # list_task_definitions pages of 100; a family with more ACTIVE revisions than this is not sane.
@@ -445,7 +437,7 @@ def main():
         run(module, ecs, allowed_fields)
     except CloneError as e:
         module.fail_json(msg=str(e))
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to clone the %s" % what)
 
 

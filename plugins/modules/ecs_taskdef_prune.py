@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_taskdef_prune
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.2.0
 short_description: Keep the newest N revisions of a task-definition family, deregister the older ones
 description:
@@ -13,8 +14,6 @@ description:
     of O(clusters) runs (any of its deployments, PRIMARY or ACTIVE), so a slot and a rollback target keep theirs.
   - Deregistered revisions become INACTIVE, as ECS does it; running tasks keep running and the revision can still
     be described.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   family:
     description: Task-definition family (exactly; other families that share its prefix are left alone).
@@ -28,16 +27,13 @@ options:
     description: Clusters whose services' revisions are never deregistered. Default every cluster of the region.
     type: list
     elements: str
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.diff
 attributes:
   check_mode:
     description: Lists what it would deregister.
   diff_mode:
     description: The family's ACTIVE revisions before and after.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.diff]
 """
 
 EXAMPLES = r"""
@@ -66,14 +62,9 @@ in_use:
   elements: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 
 
@@ -111,7 +102,7 @@ def main():
         if drop and not module.check_mode:
             for name in drop:
                 ecs.deregister_task_definition(aws_retry=True, taskDefinition=name)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to prune task definition family %s" % p["family"])
     used_here = sorted(set("%s:%d" % holdlib.revision_number(u) for u in in_use if holdlib.revision_number(u)[0] == p["family"]))
     before = ["%s:%d" % (p["family"], n) for n in mine]

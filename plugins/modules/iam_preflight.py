@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: iam_preflight
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Check before a deployment that a principal may call every AWS action the run needs
 description:
@@ -18,8 +19,6 @@ description:
     (C(arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION)) is simulated as its role, looked up with C(iam:GetRole) for
     the role's exact ARN (with its path).
   - Read-only; runs the same in check mode and never reports changed.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   principal_arn:
     description:
@@ -52,11 +51,8 @@ options:
         C(partition). C(account_id), C(partition) and C(region) default to the principal's and the module's; the
         rest as the collection's defaults (slots C(<app>-a) / C(<app>-b), ...)."
     type: dict
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-  - progressive.delivery.attributes.read_only
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes.read_only]
 notes:
   - Permissions - C(sts:GetCallerIdentity), C(iam:SimulatePrincipalPolicy) on the principal, C(iam:GetRole) (optional,
     for a role with a path).
@@ -127,7 +123,6 @@ denied:
 """
 
 try:
-    import botocore
     from botocore.parsers import ResponseParserError
 except ImportError:
     ResponseParserError = Exception  # AnsibleAWSModule reports the missing botocore
@@ -136,7 +131,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
 
 SIMULATE_PAGE_SIZE = 1000
@@ -152,7 +148,7 @@ def resolve_principal(module, iam, arn):
     if role_name:
         try:
             principal = iam.get_role(aws_retry=True, RoleName=role_name)["Role"]["Arn"]
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        except AWS_ERRORS as e:
             # Without iam:GetRole the path stays unknown; the path-less ARN is right for roles without a path.
             module.warn("could not read role %s (%s); simulating %s" % (role_name, e, principal))
     return principal
@@ -202,7 +198,7 @@ def main():
         sts = module.client("sts", retry_decorator=jittered_backoff())
         try:
             caller = sts.get_caller_identity(aws_retry=True)["Arn"]
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        except AWS_ERRORS as e:
             module.fail_json_aws(e, msg="sts:GetCallerIdentity failed; cannot tell whose permissions to check (give principal_arn)")
         result["caller_arn"] = caller
     principal = resolve_principal(module, iam, caller)
@@ -223,7 +219,7 @@ def main():
             evaluations.extend(simulate(iam, principal, batch_actions, batch_resources, names))
     except is_boto3_error_code("NoSuchEntity") as e:
         module.fail_json_aws(e, msg="iam:SimulatePrincipalPolicy: principal %s does not exist" % principal, **result)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="iam:SimulatePrincipalPolicy failed for %s (%d actions); the preflight could not check "
                                     "any permission - grant iam:SimulatePrincipalPolicy on the principal, or skip the preflight "
                                     "where the endpoint does not implement IAM policy simulation" % (principal, len(actions)),
