@@ -2,27 +2,18 @@
 # Copyright: progressive.delivery contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-_TEMPLATE = r"""
+
+class ModuleDocFragment(object):
+    """The attributes of every module of the collection. A module that shows a diff says so (diff_mode support and
+    description); a module overrides a description where it says more."""
+
+    DOCUMENTATION = r"""
 options: {}
 attributes:
   check_mode:
     support: full
-    description: %s
+    description: Runs in check mode - reads as usual and writes nothing.
   diff_mode:
-    support: %s
-    description: %s
+    support: none
+    description: Returns no diff.
 """
-_WRITES = "Reports what it would change; changes nothing."
-
-
-class ModuleDocFragment(object):
-    """The attributes of this collection's modules; a module overrides a description where it says more."""
-
-    # A module that writes: full check mode, no diff.
-    DOCUMENTATION = _TEMPLATE % (_WRITES, "none", "Returns no diff.")
-
-    # A module that writes and shows the change: full check mode and diff.
-    DIFF = _TEMPLATE % (_WRITES, "full", "The state before and after.")
-
-    # A module that only reads.
-    READ_ONLY = _TEMPLATE % ("Read-only; runs the same in check mode.", "none", "Reads only; there is no change to show.")

@@ -193,7 +193,7 @@ def service_spec(live, name, cluster):
     """
     balancer = dict(live["loadBalancers"][0])
     taskdef = live["taskDefinition"]
-    family_revision = taskdef.split(":task-definition/", 1)[-1] if ":task-definition/" in taskdef else taskdef
+    family_revision = arns.last_segment(taskdef)
     deployment = dict(live.get("deploymentConfiguration") or {})
     spec = dict(
         name=name, cluster=cluster, task_definition=family_revision, desired_count=0, state="present",
@@ -358,8 +358,8 @@ def plan_absent(slots, services, target_groups, forward_actions, where, lock=Non
         return dict(plan, refusal="deployment lock is held by execution %s (deploying %s): let it finish or run "
                                   "ecs_rollback.yml, then fold back" % (lock.get("execution_id"), lock.get("digest")))
     dummy, weights = forward_of(forward_actions)
-    arns = dict((s, (target_groups.get(s) or {}).get("TargetGroupArn")) for s in SLOTS)
-    carrying = [s for s in SLOTS if arns[s] and weights.get(arns[s], 0) > 0]
+    tg_arns = dict((s, (target_groups.get(s) or {}).get("TargetGroupArn")) for s in SLOTS)
+    carrying = [s for s in SLOTS if tg_arns[s] and weights.get(tg_arns[s], 0) > 0]
     if len(carrying) > 1:
         return dict(plan, refusal="%s splits traffic %s: a deployment is in flight; finish it or run ecs_rollback.yml, "
                                   "then fold back" % (where, dict((tg_name(t), w) for t, w in weights.items())))
@@ -369,27 +369,27 @@ def plan_absent(slots, services, target_groups, forward_actions, where, lock=Non
     keep = carrying[0]
     remove = "b" if keep == "a" else "a"
     plan.update(keep=keep, remove=remove)
-    others = [t for t in weights if t not in arns.values()]
+    others = [t for t in weights if t not in tg_arns.values()]
     if others:
         return dict(plan, refusal="%s also forwards to %s: fold back by hand" % (where, ", ".join(tg_name(t) for t in others)))
     if test and test.get("existing"):
         plan["test_route"] = dict(test)
         plan["changes"].append("delete the test route (%s)" % (("listener :%s" % test["port"]) if test.get("port")
                                                                else "rule priority %s" % test["priority"]))
-    if arns[remove] and arns[remove] in weights:
-        plan["listener"] = dict(weights={arns[keep]: 100}, stickiness_duration=stickiness_of(forward_actions))
+    if tg_arns[remove] and tg_arns[remove] in weights:
+        plan["listener"] = dict(weights={tg_arns[keep]: 100}, stickiness_duration=stickiness_of(forward_actions))
         plan["changes"].append("%s: weighted forward becomes a forward to %s alone (it has all the traffic already)"
-                               % (where, tg_name(arns[keep])))
+                               % (where, tg_name(tg_arns[keep])))
     gone = services.get(remove)
     if _active(gone):
         plan["service"] = dict(name=slots[remove]["service"], running=gone.get("runningCount", 0),
                                desired=gone.get("desiredCount", 0))
         plan["changes"].append("delete service %s of idle slot %s (%d tasks, no traffic)"
                                % (slots[remove]["service"], remove, gone.get("runningCount", 0)))
-    if arns[remove]:
-        plan["target_group"] = dict(name=target_groups[remove]["TargetGroupName"], arn=arns[remove])
+    if tg_arns[remove]:
+        plan["target_group"] = dict(name=target_groups[remove]["TargetGroupName"], arn=tg_arns[remove])
         plan["changes"].append("delete target group %s" % target_groups[remove]["TargetGroupName"])
     if plan["changes"]:
         plan["changes"].insert(0, "keep slot %s: service %s on %s with all the traffic"
-                               % (keep, slots[keep]["service"], tg_name(arns[keep])))
+                               % (keep, slots[keep]["service"], tg_name(tg_arns[keep])))
     return plan

@@ -36,6 +36,12 @@ def task_definition_family(ref):
     return last_segment(ref).rsplit(":", 1)[0]
 
 
+def task_definition_revision(ref):
+    """`arn:...:task-definition/family:7` or `family:7` -> ("family", 7); ValueError without a revision number."""
+    family, dummy, number = last_segment(ref).rpartition(":")
+    return family, int(number)
+
+
 def target_group_dimension(ref):
     """The CloudWatch TargetGroup dimension `targetgroup/<name>/<id>` of a target group ARN; None for anything else."""
     found = resource(ref)
@@ -70,5 +76,5 @@ def listener_arn_of_rule(rule_arn):
     path = parts["resource_id"].split("/")
     if len(path) != 5:
         return None
-    return "arn:%s:%s:%s:%s:listener/%s" % (parts["partition"], parts["service"], parts["region"], parts["account_id"],
-                                             "/".join(path[:4]))
+    return "arn:%s:%s:%s:%s:listener/%s" % (
+        parts["partition"], parts["service"], parts["region"], parts["account_id"], "/".join(path[:4]))

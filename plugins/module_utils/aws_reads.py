@@ -27,26 +27,22 @@ def batches(items, size):
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def paginate(client, operation, key=None, max_items=None, **params):
+def paginate(client, operation, key=None, max_items=None, page_size=None, keep_pages=False, **params):
     """Every page of `operation` merged (botocore's paginator, build_full_result) with the collection's retry;
-    with `key`, that list of the result; with `max_items`, at most that many items (a bound on a loop)."""
-    if max_items:
-        params["PaginationConfig"] = {"MaxItems": max_items}
+    with `key`, that list of the result; `max_items` bounds the items read, `page_size` the items per call (botocore's
+    PaginationConfig). With `keep_pages`, the list of pages as the API returns them, for results whose pages must
+    stay apart."""
+    config = dict((k, v) for k, v in (("PageSize", page_size), ("MaxItems", max_items)) if v)
+    if config:
+        params["PaginationConfig"] = config
+    if keep_pages:
+        return jittered_backoff()(_pages)(client, operation, **params)
     result = paginated_query_with_retries(client, operation, retry_decorator=jittered_backoff(), **params)
     return (result.get(key) or []) if key else result
 
 
-def pages(client, operation, page_size=None, max_items=None, **params):
-    """The pages of `operation` as the API returns them (botocore's paginator, with the collection's retry), for
-    results whose pages must stay apart; `page_size` and `max_items` as botocore's PaginationConfig."""
-    config = dict((k, v) for k, v in (("PageSize", page_size), ("MaxItems", max_items)) if v)
-    if config:
-        params["PaginationConfig"] = config
-
-    @jittered_backoff()
-    def read():
-        return list(client.get_paginator(operation).paginate(**params))
-    return read()
+def _pages(client, operation, **params):
+    return list(client.get_paginator(operation).paginate(**params))
 
 
 def describe_services(ecs, cluster, names, include=None):

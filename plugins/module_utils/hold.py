@@ -97,11 +97,8 @@ def decide(record, now, desired_count, task_definition, traffic_percent, lock_he
     return EXPIRED, "held until %s, passed %ds ago" % (record["until"], int(now) - int(record["until_epoch"]))
 
 
-def revision_number(arn_or_name):
-    """`arn:...:task-definition/myapp:12` or `myapp:12` -> ("myapp", 12)."""
-    tail = arns.last_segment(arn_or_name)
-    family, dummy, number = tail.rpartition(":")
-    return family, int(number)
+# `arn:...:task-definition/myapp:12` or `myapp:12` -> ("myapp", 12).
+revision_number = arns.task_definition_revision
 
 
 def revisions_to_deregister(family, active, keep, in_use):

@@ -16,21 +16,16 @@ Retries, two layers (AWS throttles any account that is busy; a deployment makes 
 """
 
 try:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # pylint: disable=unused-import  # for the modules
 except ImportError:  # AnsibleAWSModule fails first, naming the missing library
-    class BotoCoreError(Exception):
-        pass
-
-    class ClientError(Exception):
-        pass
+    BotoCoreError = ClientError = Exception
 
 from ansible_collections.amazon.aws.plugins.module_utils.common import set_collection_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 COLLECTION_NAME = "progressive.delivery"
-# What a failed AWS call raises: `except AWS_ERRORS as e: module.fail_json_aws(e, msg=...)`.
-AWS_ERRORS = (BotoCoreError, ClientError)
+# What a failed AWS call raises: `except (BotoCoreError, ClientError) as e: module.fail_json_aws(e, msg=...)`.
 COLLECTION_VERSION = "0.1.0"
 
 # Error codes AWSRetry does not retry by default (it has RequestLimitExceeded, Unavailable, ServiceUnavailable,

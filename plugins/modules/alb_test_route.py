@@ -60,9 +60,10 @@ attributes:
   check_mode:
     description: Reports what it would create or delete; changes nothing.
   diff_mode:
+    support: full
     description: The route before and after (port or priority and conditions, target group).
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.diff]
+  progressive.delivery.attributes]
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
     C(DescribeTargetGroups), C(CreateListener) / C(DeleteListener) or C(CreateRule) / C(DeleteRule).
@@ -99,7 +100,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils import aws_re
 from ansible_collections.progressive.delivery.plugins.module_utils import adopt
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 
 
 def conditions(header):
@@ -200,7 +201,7 @@ def main():
                 result["changed"] = True
                 if not module.check_mode:
                     elbv2.delete_listener(aws_retry=True, ListenerArn=listener["ListenerArn"])
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to ensure the test route on %s:%s" % (params["load_balancer"], params["port"]))
     if module._diff:
         result["diff"] = dict(before=before, after=after)

@@ -79,9 +79,10 @@ attributes:
   check_mode:
     description: Reports what it would change and the would-be forward config; changes nothing.
   diff_mode:
+    support: full
     description: Weights by target group name and the stickiness, before and after.
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.diff]
+  progressive.delivery.attributes]
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
     C(DescribeTargetGroups), C(DescribeTargetHealth) (with O(min_healthy_targets)), C(ModifyListener) or C(ModifyRule).
@@ -189,7 +190,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
 
 
@@ -354,7 +355,7 @@ def main():
                                  current=wlib.describe_config(result_config, names))
         elif changed:
             result_config = desired
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to set forward weights on %s" % what)
 
     live_arn = wlib.live_target_group(result_config)

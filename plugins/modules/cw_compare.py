@@ -281,7 +281,7 @@ options:
     type: float
     default: 75.0
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.read_only]
+  progressive.delivery.attributes]
 notes:
   - The statistics are documented in the collection's C(plugins/module_utils/canary_stats.py).
   - ALB metrics reach CloudWatch a minute or more after the requests; the last look sees what has arrived.
@@ -536,7 +536,7 @@ mde:
 import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_judge as judge
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
@@ -690,7 +690,7 @@ def main():
         elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
         try:
             lb_dim, live_tg, cand_tg = resolve_alb_dimensions(module, elbv2)
-        except AWS_ERRORS as e:
+        except (BotoCoreError, ClientError) as e:
             module.fail_json_aws(e, msg="Failed to resolve the load balancer %s and its target groups"
                                  % params["load_balancer"])
         specs += judge.preset_specs("alb", load_balancer=lb_dim, live_target_group=live_tg, candidate_target_group=cand_tg)
@@ -709,7 +709,7 @@ def main():
         try:
             return reads.paginate(cloudwatch, "get_metric_data", "MetricDataResults", MetricDataQueries=queries,
                                   StartTime=start, EndTime=end, ScanBy="TimestampAscending")
-        except AWS_ERRORS as e:
+        except (BotoCoreError, ClientError) as e:
             module.fail_json_aws(e, msg="Failed to get metric data for %s" % ", ".join(s["name"] for s in specs))
 
     watch = params["watch_seconds"]

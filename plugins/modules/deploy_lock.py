@@ -135,7 +135,7 @@ outcome:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 
 
@@ -181,7 +181,7 @@ def main():
         run(module, store)
     except locklib.LockRefused as e:
         module.fail_json(msg=e.msg, holder=e.holder, lock_state=e.lock_state)
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to %s deployment lock %s" % (
             dict(present="take", renewed="renew", absent="release")[module.params["state"]], module.params["name"]))
 

@@ -185,7 +185,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ClientError, ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image as ecrlib
 
 ACCEPTED_MEDIA_TYPES = [
@@ -228,8 +228,8 @@ def read_scan(ecr, ident):
     # Pages kept apart (build_full_result would keep only the first page's imageScanFindings: it is a
     # non-aggregate key of this paginator as well as the parent of its result keys).
     try:
-        found = reads.pages(ecr, "describe_image_scan_findings", page_size=FINDINGS_PAGE_SIZE,
-                            max_items=FINDINGS_PAGE_SIZE * MAX_FINDING_PAGES, **ident)
+        found = reads.paginate(ecr, "describe_image_scan_findings", page_size=FINDINGS_PAGE_SIZE,
+                               max_items=FINDINGS_PAGE_SIZE * MAX_FINDING_PAGES, keep_pages=True, **ident)
     except is_boto3_error_code("ScanNotFoundException"):
         return None, []
     return (found[0].get("imageScanStatus") or {}) if found else {}, found
@@ -305,7 +305,7 @@ def main():
                     raise
                 misses += 1
                 time.sleep(delay)
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to verify ECR image %s" % ref)
 
     findings, counts = ecrlib.normalise_findings(pages) if status and status.get("status") in FINISHED else ([], {})

@@ -74,9 +74,10 @@ attributes:
   check_mode:
     description: Read-only; runs the same in check mode.
   diff_mode:
+    support: full
     description: The layout before and after the plan (slots, forward weights by target group name).
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.diff, progressive.delivery.ecs]
+  progressive.delivery.attributes, progressive.delivery.ecs]
 notes:
   - Permissions - C(ecs:DescribeServices), C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners),
     C(DescribeRules), C(DescribeTargetGroups), C(DescribeTargetGroupAttributes), C(DescribeTags), C(ssm:GetParameter)
@@ -152,7 +153,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils import adopt
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 
 
 def main():
@@ -238,7 +239,7 @@ def main():
                 lock = locklib.LockStore(ssm, params["lock_name"], retry=True).read() or {}
             tgs = dict(a=lookup.describe_target_group(elbv2, slots["a"]["target_group"]), b=tg_b)
             plan = adopt.plan_absent(slots, services, tgs, actions, where, lock, test)
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to read the layout of %s in cluster %s" % (slots["a"]["service"], cluster))
 
     if plan["refusal"]:

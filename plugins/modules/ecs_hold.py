@@ -55,9 +55,10 @@ attributes:
   check_mode:
     description: Reports what it would record or scale down, changing nothing.
   diff_mode:
+    support: full
     description: Per service, its desired count and hold tags before and after.
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.diff, progressive.delivery.ecs]
+  progressive.delivery.attributes, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -126,7 +127,7 @@ import time
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
@@ -247,7 +248,7 @@ def main():
             record(module, ecs)
         else:
             release(module, ecs)
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to %s holds in cluster %s"
                              % ("record" if module.params["state"] == "present" else "end", module.params["cluster"]))
 

@@ -57,7 +57,7 @@ options:
     type: int
     default: 5
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.read_only, progressive.delivery.ecs]
+  progressive.delivery.attributes, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -136,7 +136,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import capacity as caplib
 
 SPOT_QUOTA = "L-36FBB829"
@@ -166,8 +166,8 @@ def read_usage(cloudwatch, metric, minutes):
 
 
 def container_instances(ecs, cluster):
-    arns = reads.paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster, status="ACTIVE")
-    return reads.describe_container_instances(ecs, cluster, arns)
+    instances = reads.paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster, status="ACTIVE")
+    return reads.describe_container_instances(ecs, cluster, instances)
 
 
 def main():
@@ -233,7 +233,7 @@ def main():
                 running = int(cluster.get("runningTasksCount", 0)) + int(cluster.get("pendingTasksCount", 0))
                 result["capacity"].append(caplib.task_cap(p["max_cluster_tasks"], max(0, running), needed))
             result["capacity_ok"] = all(c["ok"] for c in result["capacity"])
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to check live service %s and capacity in cluster %s" % (p["service"], p["cluster"]))
 
     result["ok"] = result["steady"] and result["capacity_ok"]

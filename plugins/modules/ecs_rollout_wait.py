@@ -47,7 +47,7 @@ attributes:
   check_mode:
     description: In check mode nothing was deployed, so it reports the current state without waiting.
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.read_only, progressive.delivery.ecs]
+  progressive.delivery.attributes, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -98,7 +98,7 @@ import time
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ClientError, ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import rollout
@@ -181,7 +181,7 @@ def main():
                 details = result["events"][-5:] + result["stopped_tasks"][-5:]
                 module.fail_json(msg="service %s: %s%s" % (p["service"], why, (" | " + " | ".join(details)) if details else ""), **result)
             time.sleep(p["poll_interval"])
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to watch the rollout of service %s in cluster %s" % (p["service"], p["cluster"]))
 
 

@@ -67,7 +67,7 @@ options:
         candidate of a deployment in flight.
     type: str
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.read_only, progressive.delivery.ecs]
+  progressive.delivery.attributes, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -201,7 +201,7 @@ candidate:
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
@@ -296,7 +296,7 @@ def main():
             info.update(target_group_arn=tg["TargetGroupArn"], target_group_name=tg["TargetGroupName"],
                         target_group_dimension=arns.target_group_dimension(tg["TargetGroupArn"]))
             slots[slot] = info
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to read the blue-green state of %s in cluster %s" % (app, params["cluster"]))
 
     weights = slotlib.forward_weights(listener.get("DefaultActions"))

@@ -114,7 +114,7 @@ options:
     elements: str
     default: [PASSWORD, PASSWD, SECRET, TOKEN, KEY, CREDENTIAL, PRIVATE, AUTH, CERT, DSN, SESSION, SIGNATURE, SALT]
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.diff]
+  progressive.delivery.attributes]
 notes:
   - Equality with the latest revision ignores what ECS fills in itself (C(essential) true, protocol C(tcp),
     C(hostPort) equal to C(containerPort) in C(awsvpc) mode, empty lists, C(cpu) 0) and the order of environment
@@ -123,6 +123,7 @@ attributes:
   check_mode:
     description: Returns the would-be task definition and the diff; registers nothing.
   diff_mode:
+    support: full
     description: Shows the difference from the family's latest ACTIVE revision.
 """
 
@@ -212,7 +213,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import taskdef as tdlib
 
 # list_task_definitions pages of 100; a family with more ACTIVE revisions than this is not sane.
@@ -251,7 +252,7 @@ def latest_active_arn(ecs, family):
                              % (family, MAX_LIST_PAGES))
         matching = [a for a in page.get("taskDefinitionArns", []) if arn_family(a) == family]
         if matching:
-            return max(matching, key=lambda a: int(arns.last_segment(a).rsplit(":", 1)[1]))
+            return max(matching, key=lambda a: arns.task_definition_revision(a)[1])
     return None
 
 
@@ -437,7 +438,7 @@ def main():
         run(module, ecs, allowed_fields)
     except CloneError as e:
         module.fail_json(msg=str(e))
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to clone the %s" % what)
 
 

@@ -31,9 +31,10 @@ attributes:
   check_mode:
     description: Lists what it would deregister.
   diff_mode:
+    support: full
     description: The family's ACTIVE revisions before and after.
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.diff]
+  progressive.delivery.attributes]
 """
 
 EXAMPLES = r"""
@@ -64,7 +65,7 @@ in_use:
 
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 
 
@@ -102,7 +103,7 @@ def main():
         if drop and not module.check_mode:
             for name in drop:
                 ecs.deregister_task_definition(aws_retry=True, taskDefinition=name)
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to prune task definition family %s" % p["family"])
     used_here = sorted(set("%s:%d" % holdlib.revision_number(u) for u in in_use if holdlib.revision_number(u)[0] == p["family"]))
     before = ["%s:%d" % (p["family"], n) for n in mine]

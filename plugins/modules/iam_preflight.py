@@ -52,7 +52,7 @@ options:
         rest as the collection's defaults (slots C(<app>-a) / C(<app>-b), ...)."
     type: dict
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
-  progressive.delivery.attributes.read_only]
+  progressive.delivery.attributes]
 notes:
   - Permissions - C(sts:GetCallerIdentity), C(iam:SimulatePrincipalPolicy) on the principal, C(iam:GetRole) (optional,
     for a role with a path).
@@ -132,7 +132,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    AWS_ERRORS, ProgressiveDeliveryModule, jittered_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
 
 SIMULATE_PAGE_SIZE = 1000
@@ -148,7 +148,7 @@ def resolve_principal(module, iam, arn):
     if role_name:
         try:
             principal = iam.get_role(aws_retry=True, RoleName=role_name)["Role"]["Arn"]
-        except AWS_ERRORS as e:
+        except (BotoCoreError, ClientError) as e:
             # Without iam:GetRole the path stays unknown; the path-less ARN is right for roles without a path.
             module.warn("could not read role %s (%s); simulating %s" % (role_name, e, principal))
     return principal
@@ -198,7 +198,7 @@ def main():
         sts = module.client("sts", retry_decorator=jittered_backoff())
         try:
             caller = sts.get_caller_identity(aws_retry=True)["Arn"]
-        except AWS_ERRORS as e:
+        except (BotoCoreError, ClientError) as e:
             module.fail_json_aws(e, msg="sts:GetCallerIdentity failed; cannot tell whose permissions to check (give principal_arn)")
         result["caller_arn"] = caller
     principal = resolve_principal(module, iam, caller)
@@ -210,8 +210,8 @@ def main():
         partition, account = parts.get("partition"), parts.get("account_id")
         names = iam_actions.scope_names(dict(dict(partition=partition, account=account, region=module.region or "*"),
                                              **p["scope"]))
-        for action, arns in iam_actions.action_resources(names, actions).items():
-            action_resources.setdefault(action, arns)
+        for action, action_arns in iam_actions.action_resources(names, actions).items():
+            action_resources.setdefault(action, action_arns)
 
     try:
         evaluations = []
@@ -219,7 +219,7 @@ def main():
             evaluations.extend(simulate(iam, principal, batch_actions, batch_resources, names))
     except is_boto3_error_code("NoSuchEntity") as e:
         module.fail_json_aws(e, msg="iam:SimulatePrincipalPolicy: principal %s does not exist" % principal, **result)
-    except AWS_ERRORS as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="iam:SimulatePrincipalPolicy failed for %s (%d actions); the preflight could not check "
                                     "any permission - grant iam:SimulatePrincipalPolicy on the principal, or skip the preflight "
                                     "where the endpoint does not implement IAM policy simulation" % (principal, len(actions)),

@@ -45,3 +45,10 @@ def test_listener_of_rule():
 def test_last_segment(ref, last, family):
     assert arns.last_segment(ref) == last
     assert arns.task_definition_family(ref) == family
+
+
+def test_task_definition_revision():
+    assert arns.task_definition_revision(TASKDEF) == ("myapp", 42)
+    assert arns.task_definition_revision("myapp:7") == ("myapp", 7)
+    with pytest.raises(ValueError):
+        arns.task_definition_revision("myapp")
