@@ -113,6 +113,8 @@ def scan_source(text, services=None, where="<source>"):
             if op_name:
                 # ecs.get_paginator("list_services") is ECS's, even in a source that also has a Service Quotas client
                 named = RECEIVER_SERVICE.get(_receiver_name(func.value)) if isinstance(func, ast.Attribute) else None
+                if named is None and node.args and not _string_arg(node):
+                    named = RECEIVER_SERVICE.get(_receiver_name(node.args[0]))  # reads.paginate(ecs, "list_services")
                 for service in sorted([named] if named in services else services):
                     ops, waiters = service_ops(service)
                     table = waiters if name == "get_waiter" else ops

@@ -7,8 +7,7 @@
 Documented per filter in the YAML files beside this one.
 """
 
-import datetime
-import math
+from ansible_collections.progressive.delivery.plugins.module_utils import deployment_report as report
 
 EVENTS = ("start", "step", "success", "rollback", "failure")
 
@@ -27,111 +26,50 @@ SEVERITY = {"start": "info", "step": "info", "success": "info", "rollback": "err
 TABLE_COLUMNS = ("metric", "live", "candidate", "change", "verdict", "reason")
 REASON_WIDTH = 90
 
-
-def _text(value, empty="-"):
-    if value is None:
-        return empty
-    value = str(value).strip()
-    return value if value else empty
-
-
-def _number(value):
-    """float(value) for numbers and numeric strings, None for anything else (None, '', 'n/a', booleans)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(number):
-        return None
-    return number
+# The record's readers are module_utils/deployment_report.py's, shared with the HTML report.
+_text = report.text
+is_proportion = report.shows_share
 
 
 def metric_name(metric):
     return _text(metric.get("metric", metric.get("name")))
 
 
-def is_proportion(metric):
-    kind = str(metric.get("kind") or "").lower()
-    if kind:
-        # a tail's live / candidate are the shares of requests slower than its threshold
-        return kind in ("proportion", "tail")
-    name = metric_name(metric).lower()
-    return "error_rate" in name or name.endswith("_ratio") or name.endswith("_rate")
-
-
 def format_value(value, proportion=False):
-    """A metric value as people read it: 0.0018 -> '0.180 %' for proportions, 4 significant digits otherwise."""
-    number = _number(value)
-    if number is None:
-        return _text(value)
-    if proportion:
-        return "%.3f %%" % (number * 100.0)
-    if number == int(number) and abs(number) < 1e15:
-        return "%d" % number
-    return "%.4g" % number
+    """A metric value as people read it: 0.0018 -> '0.180 %' for proportions, 4 significant digits otherwise;
+    anything that is not a number as its text."""
+    return report.fmt_value(value, proportion) if report.number(value) is not None else _text(value)
 
 
 def format_change(value):
-    """A relative change (0.5 is +50 %) as a signed percentage."""
-    number = _number(value)
-    if number is None:
-        return _text(value)
-    return "%+.1f %%" % (number * 100.0)
+    """A relative change (0.5 is +50 %) as a signed percentage; anything that is not a number as its text."""
+    return report.fmt_change(value) if report.number(value) is not None else _text(value)
 
 
 def format_duration(seconds):
-    number = _number(seconds)
-    if number is None or number < 0:
-        return _text(seconds)
-    total = int(round(number))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return "%dh %02dm %02ds" % (hours, minutes, secs)
-    if minutes:
-        return "%dm %02ds" % (minutes, secs)
-    return "%ds" % secs
-
-
-def _parse_time(value):
-    text = _text(value, empty="")
-    if not text:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed
+    return report.duration(seconds) if report.number(seconds) is not None and report.number(seconds) >= 0 else _text(seconds)
 
 
 def duration_of(deployment):
     """duration_seconds when given, else finished_at - started_at when both parse, else None."""
-    given = _number(deployment.get("duration_seconds"))
+    given = report.number(deployment.get("duration_seconds"))
     if given is not None and given >= 0:
         return given
-    start, end = _parse_time(deployment.get("started_at")), _parse_time(deployment.get("finished_at"))
-    if start and end:
-        return (end - start).total_seconds()
+    start, end = report.parse_time(deployment.get("started_at")), report.parse_time(deployment.get("finished_at"))
+    if start is not None and end is not None:
+        return end - start
     return None
 
 
 def status_of(deployment, event=None):
     if event:
         return STATUS.get(event, str(event).upper())
-    if _text(deployment.get("reason"), empty=""):
-        return STATUS["rollback"]
-    if _text(deployment.get("finished_at"), empty=""):
-        return STATUS["success"]
-    return STATUS["step"]
+    return report.status_of(deployment)
 
 
 def steps_of(deployment):
     """Every step told so far: `steps`, plus `step` when it is not already the last of them."""
-    steps = [s for s in (deployment.get("steps") or []) if isinstance(s, dict)]
+    steps = report.steps_of(deployment)
     step = deployment.get("step")
     if isinstance(step, dict) and step and (not steps or steps[-1] != step):
         steps.append(step)

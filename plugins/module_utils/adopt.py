@@ -26,6 +26,9 @@ Folding back (state absent): the slot that serves 100 % stays; the other slot's 
 forward, its service and its target group go, in that order.
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
+
 SLOTS = ("a", "b")
 TG_NAME_MAX = 32
 
@@ -48,37 +51,21 @@ def tags_dict(tags):
     return out
 
 
-def tg_name(ref):
-    """The name in a target group ARN (`...:targetgroup/<name>/<id>`); anything else unchanged."""
-    if ":targetgroup/" in (ref or ""):
-        return ref.split(":targetgroup/", 1)[1].split("/")[0]
-    return ref
+# The name in a target group ARN (`...:targetgroup/<name>/<id>`); anything else unchanged.
+tg_name = arns.target_group_name
 
 
 def forward_of(actions):
     """(index, {target group ARN: weight}) of the forward action among `actions`; (None, {}) without one.
 
-    A plain forward (TargetGroupArn, no ForwardConfig) is 100 % to its target group.
+    A plain forward (TargetGroupArn, no ForwardConfig) is 100 % to its target group (weights.read_forward).
     """
-    for index, action in enumerate(actions or []):
-        if action.get("Type") != "forward":
-            continue
-        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
-        if groups:
-            return index, dict((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups)
-        if action.get("TargetGroupArn"):
-            return index, {action["TargetGroupArn"]: 100}
-        return index, {}
-    return None, {}
+    return wlib.forward_action_index(actions), wlib.forward_weights(actions)
 
 
 def stickiness_of(actions):
     """Group stickiness seconds of the forward action (0 when disabled or absent)."""
-    index, dummy = forward_of(actions)
-    if index is None:
-        return 0
-    sticky = (actions[index].get("ForwardConfig") or {}).get("TargetGroupStickinessConfig") or {}
-    return int(sticky.get("DurationSeconds") or 0) if sticky.get("Enabled") else 0
+    return (wlib.read_forward(actions) or {}).get("stickiness_duration", 0)
 
 
 def check_slot_names(slots):
@@ -161,7 +148,7 @@ def refuse_target_group(tg, load_balancer, service_name, wanted_name):
         return ("load balancer %s is a %s load balancer: adoption needs an application load balancer (weighted forward)"
                 % (load_balancer["LoadBalancerName"], load_balancer.get("Type")))
     if load_balancer["LoadBalancerArn"] not in tg["LoadBalancerArns"]:
-        behind = ", ".join(a.split("/")[-2] for a in tg["LoadBalancerArns"])
+        behind = ", ".join(arns.load_balancer_name(a) for a in tg["LoadBalancerArns"])
         return ("target group %s of service %s is not behind load balancer %s (it is behind %s): name the load "
                 "balancer that serves the service" % (tg["TargetGroupName"], service_name, load_balancer["LoadBalancerName"], behind))
     return None
@@ -206,7 +193,7 @@ def service_spec(live, name, cluster):
     """
     balancer = dict(live["loadBalancers"][0])
     taskdef = live["taskDefinition"]
-    family_revision = taskdef.split(":task-definition/", 1)[-1] if ":task-definition/" in taskdef else taskdef
+    family_revision = arns.last_segment(taskdef)
     deployment = dict(live.get("deploymentConfiguration") or {})
     spec = dict(
         name=name, cluster=cluster, task_definition=family_revision, desired_count=0, state="present",
@@ -371,8 +358,8 @@ def plan_absent(slots, services, target_groups, forward_actions, where, lock=Non
         return dict(plan, refusal="deployment lock is held by execution %s (deploying %s): let it finish or run "
                                   "ecs_rollback.yml, then fold back" % (lock.get("execution_id"), lock.get("digest")))
     dummy, weights = forward_of(forward_actions)
-    arns = dict((s, (target_groups.get(s) or {}).get("TargetGroupArn")) for s in SLOTS)
-    carrying = [s for s in SLOTS if arns[s] and weights.get(arns[s], 0) > 0]
+    tg_arns = dict((s, (target_groups.get(s) or {}).get("TargetGroupArn")) for s in SLOTS)
+    carrying = [s for s in SLOTS if tg_arns[s] and weights.get(tg_arns[s], 0) > 0]
     if len(carrying) > 1:
         return dict(plan, refusal="%s splits traffic %s: a deployment is in flight; finish it or run ecs_rollback.yml, "
                                   "then fold back" % (where, dict((tg_name(t), w) for t, w in weights.items())))
@@ -382,27 +369,27 @@ def plan_absent(slots, services, target_groups, forward_actions, where, lock=Non
     keep = carrying[0]
     remove = "b" if keep == "a" else "a"
     plan.update(keep=keep, remove=remove)
-    others = [t for t in weights if t not in arns.values()]
+    others = [t for t in weights if t not in tg_arns.values()]
     if others:
         return dict(plan, refusal="%s also forwards to %s: fold back by hand" % (where, ", ".join(tg_name(t) for t in others)))
     if test and test.get("existing"):
         plan["test_route"] = dict(test)
         plan["changes"].append("delete the test route (%s)" % (("listener :%s" % test["port"]) if test.get("port")
                                                                else "rule priority %s" % test["priority"]))
-    if arns[remove] and arns[remove] in weights:
-        plan["listener"] = dict(weights={arns[keep]: 100}, stickiness_duration=stickiness_of(forward_actions))
+    if tg_arns[remove] and tg_arns[remove] in weights:
+        plan["listener"] = dict(weights={tg_arns[keep]: 100}, stickiness_duration=stickiness_of(forward_actions))
         plan["changes"].append("%s: weighted forward becomes a forward to %s alone (it has all the traffic already)"
-                               % (where, tg_name(arns[keep])))
+                               % (where, tg_name(tg_arns[keep])))
     gone = services.get(remove)
     if _active(gone):
         plan["service"] = dict(name=slots[remove]["service"], running=gone.get("runningCount", 0),
                                desired=gone.get("desiredCount", 0))
         plan["changes"].append("delete service %s of idle slot %s (%d tasks, no traffic)"
                                % (slots[remove]["service"], remove, gone.get("runningCount", 0)))
-    if arns[remove]:
-        plan["target_group"] = dict(name=target_groups[remove]["TargetGroupName"], arn=arns[remove])
+    if tg_arns[remove]:
+        plan["target_group"] = dict(name=target_groups[remove]["TargetGroupName"], arn=tg_arns[remove])
         plan["changes"].append("delete target group %s" % target_groups[remove]["TargetGroupName"])
     if plan["changes"]:
         plan["changes"].insert(0, "keep slot %s: service %s on %s with all the traffic"
-                               % (keep, slots[keep]["service"], tg_name(arns[keep])))
+                               % (keep, slots[keep]["service"], tg_name(tg_arns[keep])))
     return plan

@@ -40,7 +40,9 @@ A metric spec (dict):
 import math
 import re
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_stats as stats
+from ansible_collections.progressive.delivery.plugins.module_utils import times
 
 PROPORTION = "proportion"
 SAMPLES = "samples"
@@ -83,33 +85,29 @@ _STAT_RE = re.compile(r"^(SampleCount|Average|Sum|Minimum|Maximum|IQM|(p|tm|wm|t
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
-def alb_dimension(value):
-    """The LoadBalancer dimension (app/<name>/<id>) from itself or an ALB ARN; None for a bare name."""
+def _dimension(value, from_arn, prefix, what):
     if value.startswith("arn:"):
-        marker = ":loadbalancer/"
-        if marker not in value:
-            raise ValueError("not a load balancer ARN: %s" % value)
-        return value.split(marker, 1)[1]
-    if value.startswith("app/") and value.count("/") == 2:
+        dimension = from_arn(value)
+        if dimension is None:
+            raise ValueError("not a %s ARN: %s" % (what, value))
+        return dimension
+    if value.startswith(prefix) and value.count("/") == 2:
         return value
     return None
+
+
+def alb_dimension(value):
+    """The LoadBalancer dimension (app/<name>/<id>) from itself or an ALB ARN; None for a bare name."""
+    return _dimension(value, arns.load_balancer_dimension, "app/", "load balancer")
 
 
 def target_group_dimension(value):
     """The TargetGroup dimension (targetgroup/<name>/<id>) from itself or an ARN; None for a bare name."""
-    if value.startswith("arn:"):
-        marker = ":targetgroup/"
-        if marker not in value:
-            raise ValueError("not a target group ARN: %s" % value)
-        return "targetgroup/" + value.split(marker, 1)[1]
-    if value.startswith("targetgroup/") and value.count("/") == 2:
-        return value
-    return None
+    return _dimension(value, arns.target_group_dimension, "targetgroup/", "target group")
 
 
-def ecs_name(value):
-    """Cluster or service name from a name or an ARN (the last path segment)."""
-    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+# Cluster or service name from a name or an ARN (the last path segment).
+ecs_name = arns.last_segment
 
 
 def preset_specs(preset, load_balancer=None, live_target_group=None, candidate_target_group=None,
@@ -553,39 +551,19 @@ def summarize(outcome, elapsed=None, early=False):
     return head + "; " + "; ".join(parts)
 
 
-_RELATIVE_RE = re.compile(r"^-(\d+(?:\.\d+)?)\s*([smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def parse_time(value, now):
     """Epoch seconds from an ISO 8601 time (with Z or an offset; naive means UTC), epoch seconds,
-    or a time relative to `now` (epoch seconds) such as -15m, -900s, -1h."""
-    import datetime
+    or a time relative to `now` (epoch seconds) such as -15m, -900s, -1h (times.to_epoch); None for None."""
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    match = _RELATIVE_RE.match(text)
-    if match:
-        return now - float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return times.to_epoch(value, now)
     except ValueError:
         raise ValueError("%r is not a time: use ISO 8601 (2026-11-26T10:00:00Z), epoch seconds, or -15m / -900s / -1h"
                          % (value,))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.timestamp()
 
 
-def iso(epoch):
-    import datetime
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+iso = times.iso
 
 
 def align_window(start, end, period):

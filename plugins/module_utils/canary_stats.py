@@ -578,6 +578,17 @@ def samples_mde(live, candidate, level, power=0.8):
 # Verdicts
 # ---------------------------------------------------------------------------
 
+def _too_little_to_pass(out, live_total, candidate_total, min_total):
+    """Mark `out` inconclusive and say so when either side has fewer than `min_total` requests: a pass (shown no
+    worse) needs that many on each side, even where a failure does not."""
+    if min(live_total, candidate_total) >= min_total:
+        return False
+    out.update(verdict=INCONCLUSIVE, evidence="too little traffic",
+               reason="too little traffic to show it no worse: %d live / %d candidate requests, at least %d needed"
+                      % (live_total, candidate_total, min_total))
+    return True
+
+
 def _worse_by(relative, tolerance):
     return relative is None or relative > tolerance
 
@@ -938,10 +949,7 @@ def judge_rate(live_events, live_total, candidate_events, candidate_total, level
                           % (counts, "newly failing" if worse_rel is None else _rel(worse_rel), p_value, level, noisy))
         return out
     # The exact test may fail a candidate on few requests; showing it no worse needs `min_total` on each side.
-    if min(live_total, candidate_total) < min_total:
-        out.update(verdict=INCONCLUSIVE, evidence="too little traffic",
-                   reason="too little traffic to show it no worse: %d live / %d candidate requests, at least %d needed"
-                          % (live_total, candidate_total, min_total))
+    if _too_little_to_pass(out, live_total, candidate_total, min_total):
         return out
     upper_diff = difference_upper(x_c, n_c, x_l, n_l, pass_level / 2.0)
     upper_ratio = ratio_upper(x_l, n_l, x_c, n_c, pass_level / 2.0)
@@ -1048,10 +1056,7 @@ def judge_tail(live_slow, live_total, candidate_slow, candidate_total, threshold
     if maximum_share is not None and clopper_pearson_lower(candidate_slow, candidate_total, max(level, 1e-12)) > q0:
         out.update(verdict=FAIL, evidence="SLO", reason="%s: p%g above the limit" % (counts, 100 * quantile))
         return out
-    if min(live_total, candidate_total) < min_total:
-        out.update(verdict=INCONCLUSIVE, evidence="too little traffic",
-                   reason="too little traffic to show it no worse: %d live / %d candidate requests, at least %d needed"
-                          % (live_total, candidate_total, min_total))
+    if _too_little_to_pass(out, live_total, candidate_total, min_total):
         return out
     upper = clopper_pearson_upper(candidate_slow, candidate_total, pass_level / 2.0)
     out["upper_share"] = upper

@@ -19,6 +19,9 @@ import datetime
 import html
 import math
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils import times
+
 LIVE_COLOR = "#1f77b4"
 CANDIDATE_COLOR = "#ff7f0e"
 TRAFFIC_COLOR = "#6f42c1"
@@ -92,26 +95,8 @@ def text(value, empty="-"):
     return value if value else empty
 
 
-def parse_time(value):
-    """Epoch seconds from ISO 8601 text (Z, offset or naive UTC) or epoch seconds; None when it is neither."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    raw = str(value).strip()
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.timestamp()
+# Epoch seconds from ISO 8601 text (Z, offset or naive UTC) or epoch seconds; None when it is neither.
+parse_time = times.parse_time
 
 
 def clock(epoch):
@@ -141,7 +126,15 @@ def unit_of(metric):
 
 
 def is_proportion(metric):
-    return str(metric.get("kind") or "") == "proportion"
+    """Whether a metric's values are proportions (0-1, shown in percent). Only the judge's `kind` decides: a name
+    ending in `_rate` may as well be requests per second (the filters once guessed from the name)."""
+    return str(metric.get("kind") or "").lower() == "proportion"
+
+
+def shows_share(metric):
+    """Whether a metric row's live / candidate are shown in percent: a proportion, or a tail (its live / candidate
+    are the shares of requests slower than its threshold; its per-period points stay latencies)."""
+    return is_proportion(metric) or str(metric.get("kind") or "").lower() == "tail"
 
 
 def fmt_value(value, proportion=False, unit=""):
@@ -441,8 +434,7 @@ def _metric_table(step):
     for metric in step.get("metrics") or []:
         if not isinstance(metric, dict):
             continue
-        # a tail's live / candidate are the shares of requests slower than its threshold
-        proportion, unit = is_proportion(metric) or metric.get("kind") == "tail", unit_of(metric)
+        proportion, unit = shows_share(metric), unit_of(metric)
         rows.append(
             '<tr class="metric"><td>%s</td><td>%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td>'
             '<td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td>%s</td>'
@@ -533,7 +525,7 @@ def _step_section(index, step):
         facts.append("score %s" % fmt_value(round(number(step.get("score")))))
     weights = step.get("weights") if isinstance(step.get("weights"), dict) else {}
     if weights:
-        facts.append("weights " + ", ".join("%s=%s" % (text(k).rsplit("/", 2)[-2] if "/" in text(k) else text(k), text(v))
+        facts.append("weights " + ", ".join("%s=%s" % (arns.target_group_name(text(k)), text(v))
                                             for k, v in sorted(weights.items(), key=lambda kv: str(kv[0]))))
     charts = "".join('<div class="chart">%s</div>' % chart for chart in step_charts(step))
     return ('<section class="step" id="step-%d"><h3>Step %d: %s %% to the candidate - %s, %s</h3>'

@@ -9,7 +9,10 @@ Pure functions, no AWS: the ecr_image_verify module fetches, these decide.
 import json
 import re
 
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# An image digest: the one pattern of the collection (task definitions, slots, ECR).
+DIGEST = r"sha256:[0-9a-f]{64}"
+DIGEST_RE = re.compile(r"^%s$" % DIGEST)
+_IMAGE_DIGEST_RE = re.compile(r"@(%s)$" % DIGEST)
 # Highest first. Enhanced scanning's UNTRIAGED ranks with UNDEFINED.
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
 SEVERITY_ALIASES = {"UNTRIAGED": "UNDEFINED"}
@@ -29,6 +32,12 @@ def check_tag(tag, pattern):
     if compiled.fullmatch(tag) is None:
         return "image tag %r does not match tag_pattern %r" % (tag, pattern)
     return None
+
+
+def image_digest(image):
+    """`repo@sha256:...` -> `sha256:...`; None for a tag reference."""
+    match = _IMAGE_DIGEST_RE.search(image or "")
+    return match.group(1) if match else None
 
 
 def check_digest(digest):

@@ -8,26 +8,41 @@ made with `retry_decorator=jittered_backoff()` (module_utils/modules.py).
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 
 
-@jittered_backoff()
-def _all_listeners(elbv2, load_balancer_arn):
-    return elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=load_balancer_arn).build_full_result()["Listeners"]
+def _by_name_or_arn(ref, arn_key, name_key):
+    return {arn_key: [ref]} if ref.startswith("arn:") else {name_key: [ref]}
 
 
-def find_load_balancer(module, elbv2, ref):
-    """The load balancer named `ref`, or with ARN `ref`."""
-    kwargs = dict(LoadBalancerArns=[ref]) if ref.startswith("arn:") else dict(Names=[ref])
+def describe_load_balancer(elbv2, ref):
+    """The load balancer named `ref`, or with ARN `ref`; None when there is none."""
     try:
-        return elbv2.describe_load_balancers(aws_retry=True, **kwargs)["LoadBalancers"][0]
+        return elbv2.describe_load_balancers(aws_retry=True, **_by_name_or_arn(ref, "LoadBalancerArns", "Names"))["LoadBalancers"][0]
     except is_boto3_error_code("LoadBalancerNotFound"):
-        module.fail_json(msg="load balancer %r not found; load_balancer takes the name or ARN of an application load balancer" % ref)
+        return None
+
+
+def describe_target_group(elbv2, ref):
+    """The target group named `ref`, or with ARN `ref`; None when there is none."""
+    try:
+        return elbv2.describe_target_groups(aws_retry=True, **_by_name_or_arn(ref, "TargetGroupArns", "Names"))["TargetGroups"][0]
+    except is_boto3_error_code("TargetGroupNotFound"):
+        return None
+
+
+def find_load_balancer(module, elbv2, ref, msg=None):
+    """The load balancer named `ref`, or with ARN `ref`; fails with `msg` (or a message naming `ref`) without one."""
+    found = describe_load_balancer(elbv2, ref)
+    if found is None:
+        module.fail_json(msg=msg or "load balancer %r not found; load_balancer takes the name or ARN of an application "
+                                    "load balancer" % ref)
+    return found
 
 
 def find_listener(module, elbv2, load_balancer, port):
     """The listener of `load_balancer` (a describe_load_balancers entry) on `port`."""
-    listeners = _all_listeners(elbv2, load_balancer["LoadBalancerArn"])
+    listeners = reads.paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=load_balancer["LoadBalancerArn"])
     for listener in listeners:
         if listener["Port"] == port:
             return listener
@@ -35,10 +50,9 @@ def find_listener(module, elbv2, load_balancer, port):
                      % (load_balancer["LoadBalancerName"], port, sorted(li["Port"] for li in listeners)))
 
 
-def find_target_group(module, elbv2, ref):
-    """The target group named `ref`, or with ARN `ref`."""
-    kwargs = dict(TargetGroupArns=[ref]) if ref.startswith("arn:") else dict(Names=[ref])
-    try:
-        return elbv2.describe_target_groups(aws_retry=True, **kwargs)["TargetGroups"][0]
-    except is_boto3_error_code("TargetGroupNotFound"):
-        module.fail_json(msg="target group %r not found; give target groups by name or ARN" % ref)
+def find_target_group(module, elbv2, ref, msg=None):
+    """The target group named `ref`, or with ARN `ref`; fails with `msg` (or a message naming `ref`) without one."""
+    found = describe_target_group(elbv2, ref)
+    if found is None:
+        module.fail_json(msg=msg or "target group %r not found; give target groups by name or ARN" % ref)
+    return found

@@ -10,8 +10,10 @@ has passed - and only if it is still the same idle slot: no production traffic, 
 no deployment in flight.
 """
 
-import datetime
 import re
+
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils import times
 
 TAG_PREFIX = "progressive-delivery:hold-"
 TAG_UNTIL = TAG_PREFIX + "until"                 # ISO 8601 UTC, e.g. 2026-12-01T23:30:00Z
@@ -33,16 +35,14 @@ DONE = "done"                # already at zero: only the tags are left
 _ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-def iso(epoch):
-    return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+iso = times.iso
 
 
 def epoch(stamp):
     """Epoch seconds of an ISO 8601 UTC stamp as iso() writes it; ValueError otherwise."""
     if not _ISO_RE.match(stamp or ""):
         raise ValueError("not an ISO 8601 UTC time like 2026-12-01T23:30:00Z: %r" % (stamp,))
-    parsed = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    return int((parsed - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds())
+    return int(times.to_epoch(stamp))
 
 
 def hold_tags(now, seconds, execution_id, task_definition, listener_arn, target_group_arn, lock_name, existing=None):
@@ -97,11 +97,8 @@ def decide(record, now, desired_count, task_definition, traffic_percent, lock_he
     return EXPIRED, "held until %s, passed %ds ago" % (record["until"], int(now) - int(record["until_epoch"]))
 
 
-def revision_number(arn_or_name):
-    """`arn:...:task-definition/myapp:12` or `myapp:12` -> ("myapp", 12)."""
-    tail = arn_or_name.rsplit("/", 1)[-1]
-    family, dummy, number = tail.rpartition(":")
-    return family, int(number)
+# `arn:...:task-definition/myapp:12` or `myapp:12` -> ("myapp", 12).
+revision_number = arns.task_definition_revision
 
 
 def revisions_to_deregister(family, active, keep, in_use):

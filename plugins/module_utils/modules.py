@@ -15,11 +15,17 @@ Retries, two layers (AWS throttles any account that is busy; a deployment makes 
   JSON codes are added here.
 """
 
+try:
+    from botocore.exceptions import BotoCoreError, ClientError  # pylint: disable=unused-import  # for the modules
+except ImportError:  # AnsibleAWSModule fails first, naming the missing library
+    BotoCoreError = ClientError = Exception
+
 from ansible_collections.amazon.aws.plugins.module_utils.common import set_collection_info
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 COLLECTION_NAME = "progressive.delivery"
+# What a failed AWS call raises: `except (BotoCoreError, ClientError) as e: module.fail_json_aws(e, msg=...)`.
 COLLECTION_VERSION = "0.1.0"
 
 # Error codes AWSRetry does not retry by default (it has RequestLimitExceeded, Unavailable, ServiceUnavailable,

@@ -8,6 +8,8 @@ forced deployment (FINDINGS), so the PRIMARY deployment's rolloutState and the t
 healthy count decide instead.
 """
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+
 WAITING = "waiting"
 DONE = "done"
 FAILED = "failed"
@@ -49,7 +51,24 @@ def _same_taskdef(arn_or_name, expected):
     """`arn:…:task-definition/myapp:7` matches `myapp:7` and the full ARN."""
     if not arn_or_name:
         return False
-    return arn_or_name == expected or arn_or_name.split("/")[-1] == expected.split("/")[-1]
+    return arn_or_name == expected or arns.last_segment(arn_or_name) == arns.last_segment(expected)
+
+
+def stopped_since(tasks, service_name, task_definition_arn, since, now):
+    """The tasks of service `service_name` running `task_definition_arn` (any when None) that stopped at or after
+    `since` (epoch seconds). A task still stopping (draining from its target group) has no stoppedAt yet: it stopped
+    `now`."""
+    out = []
+    for task in tasks:
+        stopped = task.get("stoppedAt") or task.get("stoppingAt")
+        stamp = stopped.timestamp() if hasattr(stopped, "timestamp") else (stopped or now)
+        if task.get("group") not in (None, "service:%s" % service_name):
+            continue
+        if task_definition_arn and task.get("taskDefinitionArn") != task_definition_arn:
+            continue
+        if stamp >= since:
+            out.append(task)
+    return out
 
 
 def stopped_task_reasons(tasks):
@@ -60,7 +79,7 @@ def stopped_task_reasons(tasks):
             "%s: %s" % (c.get("name"), c.get("reason") or ("exit %s" % c.get("exitCode") if c.get("exitCode") is not None else c.get("lastStatus")))
             for c in task.get("containers", []))
         lines.append("task %s (%s): %s%s" % (
-            task.get("taskArn", "?").split("/")[-1], task.get("taskDefinitionArn", "?").split("/")[-1],
+            arns.last_segment(task.get("taskArn", "?")), arns.last_segment(task.get("taskDefinitionArn", "?")),
             task.get("stoppedReason") or "no reason", (" [%s]" % containers) if containers else ""))
     return lines
 

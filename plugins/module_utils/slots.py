@@ -8,9 +8,9 @@ instead of renames": the slot the production listener sends all weight to is liv
 the candidate is the slot whose service runs the digest being deployed.
 """
 
-import re
+from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image
+from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
 
-DIGEST_RE = re.compile(r"@(sha256:[0-9a-f]{64})$")
 SLOT_NAMES = ("a", "b")
 
 # Where a deployment of `digest` stands (the `state` of slot_state()).
@@ -20,26 +20,10 @@ DEPLOYED = "deployed"                # the live slot (100 %) already runs the di
 FOREIGN = "foreign_in_progress"      # weight is split and no slot runs the digest: another deployment is in flight
 
 
-def image_digest(image):
-    """`repo@sha256:…` → `sha256:…`; None for a tag reference."""
-    match = DIGEST_RE.search(image or "")
-    return match.group(1) if match else None
-
-
-def forward_weights(actions):
-    """{target_group_arn: weight} of the forward action among a listener's or rule's actions.
-
-    A plain forward (TargetGroupArn, no ForwardConfig) sends everything to one target group.
-    """
-    for action in actions or []:
-        if action.get("Type") != "forward":
-            continue
-        groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
-        if groups:
-            return dict((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups)
-        if action.get("TargetGroupArn"):
-            return {action["TargetGroupArn"]: 1}
-    return {}
+# `repo@sha256:...` -> `sha256:...`; None for a tag reference.
+image_digest = ecr_image.image_digest
+# {target_group_arn: weight} of the forward action among a listener's or rule's actions (a plain forward is 100).
+forward_weights = wlib.forward_weights
 
 
 def slot_percentages(weights, slot_target_groups):

@@ -12,6 +12,9 @@ import copy
 import json
 import re
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image
+
 # What describe_task_definition returns that register_task_definition does not take.
 READ_ONLY_FIELDS = (
     "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
@@ -40,7 +43,7 @@ FARGATE_CPU_MEMORY = {
 }
 FARGATE_LOG_DRIVERS = ("awslogs", "splunk", "awsfirelens")
 
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST_RE = ecr_image.DIGEST_RE
 # POSIX names, plus the dots and dashes JVM-style settings use (spring.profiles.active); no =, blanks or leading digit.
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 ENV_NAME_RULE = "letters, digits, _, . and -, not starting with a digit"
@@ -55,8 +58,8 @@ ECR_IMAGE_RE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?
 _DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?"
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 REPOSITORY_REF_RE = re.compile(r"^(?:%s/)?%s(?:/%s)*$" % (_DOMAIN, _COMPONENT, _COMPONENT))
-IMAGE_REF_RE = re.compile(r"^(?:%s/)?%s(?:/%s)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
-                          % (_DOMAIN, _COMPONENT, _COMPONENT))
+IMAGE_REF_RE = re.compile(r"^(?:%s/)?%s(?:/%s)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@%s)?$"
+                          % (_DOMAIN, _COMPONENT, _COMPONENT, ecr_image.DIGEST))
 IMAGE_RULE = "[registry[:port]/]repository[:tag][@sha256:<64 hex>], lowercase path components, no blanks, .. or shell characters"
 
 # Environment variable names that look like they hold a secret (searched, case-insensitive). Their values are masked in
@@ -366,9 +369,11 @@ def secret_reference(value_from):
     """
     value_from = str(value_from)
     if SECRETSMANAGER_ARN_RE.match(value_from):
-        return "secretsmanager", ":".join(value_from.split(":")[:7])
+        parts = arns.parse(value_from)
+        return "secretsmanager", "arn:%s:secretsmanager:%s:%s:secret:%s" % (
+            parts["partition"], parts["region"], parts["account_id"], parts["resource_id"].split(":", 1)[0])
     if SSM_ARN_RE.match(value_from):
-        resource = value_from.split(":", 5)[5][len("parameter/"):]
+        resource = arns.resource(value_from)[len("parameter/"):]
         if "/" in resource:
             return "ssm", ["/" + resource]
         return "ssm", [resource, "/" + resource]
@@ -377,7 +382,7 @@ def secret_reference(value_from):
 
 def role_name(role_arn):
     """arn:aws:iam::123456789012:role/path/name -> name (what iam get_role takes)."""
-    return str(role_arn).rsplit("/", 1)[-1]
+    return arns.last_segment(str(role_arn))
 
 
 def _int_or_none(value):

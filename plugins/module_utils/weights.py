@@ -11,6 +11,8 @@ A forward config here is the normalised shape
 
 from fractions import Fraction
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+
 MAX_TARGET_GROUPS = 5
 MAX_WEIGHT = 999
 MAX_STICKINESS_SECONDS = 604800
@@ -108,6 +110,12 @@ def read_forward(actions):
     return dict(weights=weights, order=order, stickiness_duration=duration)
 
 
+def forward_weights(actions):
+    """{target_group_arn: weight} of the forward action among a listener's or rule's actions ({} without one);
+    a plain forward (``TargetGroupArn`` without ``ForwardConfig``) is 100 to its target group."""
+    return dict((read_forward(actions) or {}).get("weights") or {})
+
+
 def desired_forward(weights_by_arn, order, stickiness_duration):
     """The normalised forward config to apply (order: target group ARNs as given)."""
     return dict(weights=dict(weights_by_arn), order=list(order), stickiness_duration=int(stickiness_duration or 0))
@@ -186,22 +194,9 @@ def live_target_group(config):
     return best
 
 
-def target_group_name(arn):
-    """`arn:...:targetgroup/<name>/<id>` → `<name>`; anything else unchanged."""
-    if ":targetgroup/" in (arn or ""):
-        return arn.split(":targetgroup/", 1)[1].split("/")[0]
-    return arn
-
-
-def listener_arn_of_rule(rule_arn):
-    """`...:listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>` → the listener's ARN (None if not a rule ARN)."""
-    if ":listener-rule/" not in (rule_arn or ""):
-        return None
-    head, path = rule_arn.split(":listener-rule/", 1)
-    parts = path.split("/")
-    if len(parts) != 5:
-        return None
-    return "%s:listener/%s" % (head, "/".join(parts[:4]))
+# `arn:...:targetgroup/<name>/<id>` -> `<name>`; a listener rule's ARN -> its listener's ARN.
+target_group_name = arns.target_group_name
+listener_arn_of_rule = arns.listener_arn_of_rule
 
 
 def describe_config(config, names=None):

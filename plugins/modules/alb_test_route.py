@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: alb_test_route
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Ensure one ALB listener, or one header rule on a listener, forwarding to one target group
 description:
@@ -17,8 +18,6 @@ description:
   - Exists because C(amazon.aws.elb_application_lb) manages a whole load balancer (its subnets, security groups,
     every listener and rule, purging the ones not listed by default), which is too much to hand a one-listener
     change on a production load balancer; amazon.aws has no listener or rule module.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   load_balancer:
     description: Name or ARN of the application load balancer.
@@ -57,17 +56,14 @@ options:
     type: str
     choices: [present, absent]
     default: present
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
 attributes:
   check_mode:
-    support: full
     description: Reports what it would create or delete; changes nothing.
   diff_mode:
     support: full
     description: The route before and after (port or priority and conditions, target group).
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes]
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
     C(DescribeTargetGroups), C(CreateListener) / C(DeleteListener) or C(CreateRule) / C(DeleteRule).
@@ -100,20 +96,11 @@ rule_arn:
   type: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import adopt
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
-
-
-@jittered_backoff()
-def paginate(client, operation, key, **kwargs):
-    return client.get_paginator(operation).paginate(**kwargs).build_full_result()[key]
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 
 
 def conditions(header):
@@ -128,14 +115,13 @@ def describe(actions, tg_names):
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            load_balancer=dict(type="str", required=True),
-            port=dict(type="int", required=True),
+            load_balancer=dict(type="str", required=True), port=dict(type="int", required=True),
             target_group=dict(type="str"),
-            header=dict(type="dict"),
-            priority=dict(type="int"),
+            # a header rule on the listener of `port`, instead of a listener of its own
+            header=dict(type="dict"), priority=dict(type="int"),
+            # a listener of its own
             protocol=dict(type="str", choices=["HTTP", "HTTPS"], default="HTTP"),
-            certificates=dict(type="list", elements="str", default=[]),
-            ssl_policy=dict(type="str"),
+            certificates=dict(type="list", elements="str", default=[]), ssl_policy=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         required_together=[["header", "priority"]],
@@ -162,14 +148,14 @@ def main():
             tg_arn = tg["TargetGroupArn"]
             tg_names[tg_arn] = tg["TargetGroupName"]
         forward = [{"Type": "forward", "TargetGroupArn": tg_arn}]
-        listeners = paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
+        listeners = reads.paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
         listener = next((li for li in listeners if li["Port"] == params["port"]), None)
         if header:
             if listener is None:
                 module.fail_json(msg="load balancer %s has no listener on port %s for the rule (it has: %s)"
                                  % (lb["LoadBalancerName"], params["port"], sorted(li["Port"] for li in listeners)))
             result["listener_arn"] = listener["ListenerArn"]
-            rules = paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener["ListenerArn"])
+            rules = reads.paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener["ListenerArn"])
             rule = next((r for r in rules if r.get("Priority") == str(params["priority"])), None)
             before = dict(priority=params["priority"], header=header, forward=describe(rule["Actions"], tg_names)) if rule else {}
             after = dict(priority=params["priority"], header=header, forward=[tg_names.get(tg_arn)]) if present else {}
@@ -215,7 +201,7 @@ def main():
                 result["changed"] = True
                 if not module.check_mode:
                     elbv2.delete_listener(aws_retry=True, ListenerArn=listener["ListenerArn"])
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to ensure the test route on %s:%s" % (params["load_balancer"], params["port"]))
     if module._diff:
         result["diff"] = dict(before=before, after=after)

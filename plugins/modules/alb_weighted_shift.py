@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: alb_weighted_shift
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Set the weights of an ALB listener's or rule's forward action, and read them back
 description:
@@ -21,8 +22,6 @@ description:
     target group at 0 equals one left out) and the same stickiness make no call and report no change (with
     O(exact), only the same target groups with the same weights do).
   - The forward action gets exactly the target groups given; others are removed from it.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   listener_arn:
     description: ARN of the listener. Either this, O(load_balancer) with O(port), or O(rule_arn).
@@ -76,17 +75,14 @@ options:
         at weight 0 from it.
     type: bool
     default: false
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
 attributes:
   check_mode:
-    support: full
     description: Reports what it would change and the would-be forward config; changes nothing.
   diff_mode:
     support: full
     description: Weights by target group name and the stickiness, before and after.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes]
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
     C(DescribeTargetGroups), C(DescribeTargetHealth) (with O(min_healthy_targets)), C(ModifyListener) or C(ModifyRule).
@@ -189,21 +185,13 @@ healthy_targets:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
-
-
-@jittered_backoff()
-def paginate(client, operation, key, **kwargs):
-    return client.get_paginator(operation).paginate(**kwargs).build_full_result()[key]
 
 
 def find_listener(module, elbv2):
@@ -230,7 +218,7 @@ def read_target(module, elbv2, listener_arn, rule_arn):
         module.fail_json(msg="listener %s not found" % listener_arn)
     if params["priority"] is None:
         return listener_arn, None, listener["DefaultActions"]
-    rules = paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener_arn)
+    rules = reads.paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener_arn)
     for rule in rules:
         if rule.get("Priority") == str(params["priority"]):
             return listener_arn, rule["RuleArn"], rule["Actions"]
@@ -255,11 +243,7 @@ def resolve_target_groups(module, elbv2, refs, known):
 
 
 def healthy_counts(elbv2, arns):
-    counts = {}
-    for arn in arns:
-        described = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=arn)["TargetHealthDescriptions"]
-        counts[arn] = sum(1 for d in described if (d.get("TargetHealth") or {}).get("State") == "healthy")
-    return counts
+    return dict((arn, reads.healthy_count(elbv2, arn)) for arn in arns)
 
 
 def requested_weights(module):
@@ -302,19 +286,15 @@ def wait_applied(module, elbv2, listener_arn, rule_arn, desired):
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            listener_arn=dict(type="str"),
-            load_balancer=dict(type="str"),
-            port=dict(type="int"),
-            rule_arn=dict(type="str"),
-            priority=dict(type="int"),
+            # where: a listener (its ARN, or load balancer + port), or a rule (its ARN, or the listener + priority)
+            listener_arn=dict(type="str"), load_balancer=dict(type="str"), port=dict(type="int"),
+            rule_arn=dict(type="str"), priority=dict(type="int"),
+            # what: weights by target group, or live + candidate + the candidate's percent
             weights=dict(type="dict"),
-            live_target_group=dict(type="str"),
-            candidate_target_group=dict(type="str"),
-            candidate_percent=dict(type="int"),
-            stickiness_duration=dict(type="int", default=0),
-            min_healthy_targets=dict(type="int", default=0),
-            wait_timeout=dict(type="int", default=30),
-            exact=dict(type="bool", default=False),
+            live_target_group=dict(type="str"), candidate_target_group=dict(type="str"), candidate_percent=dict(type="int"),
+            # how
+            stickiness_duration=dict(type="int", default=0), min_healthy_targets=dict(type="int", default=0),
+            wait_timeout=dict(type="int", default=30), exact=dict(type="bool", default=False),
         ),
         required_one_of=[["listener_arn", "load_balancer", "rule_arn"],
                          ["weights", "live_target_group"]],
@@ -375,7 +355,7 @@ def main():
                                  current=wlib.describe_config(result_config, names))
         elif changed:
             result_config = desired
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to set forward weights on %s" % what)
 
     live_arn = wlib.live_target_group(result_config)

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: cw_compare
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Judge a canary - compare the candidate's CloudWatch metrics with live's
 description:
@@ -34,8 +35,6 @@ description:
   - With O(step) and O(policy) it also decides what the deployment does next (RV(step_action)) with the collection's
     deployment policy, watching longer itself when the policy says hold.
   - Read-only; never reports changed.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   preset:
     description:
@@ -281,14 +280,8 @@ options:
     description: The step fails when the score is below this; between the two it is inconclusive.
     type: float
     default: 75.0
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes]
 notes:
   - The statistics are documented in the collection's C(plugins/module_utils/canary_stats.py).
   - ALB metrics reach CloudWatch a minute or more after the requests; the last look sees what has arrived.
@@ -542,15 +535,11 @@ mde:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_judge as judge
+from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_watch as watcher
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_policy
 
@@ -581,35 +570,22 @@ METRIC_OPTIONS = dict(
 )
 
 
-@jittered_backoff()
-def get_metric_data(client, **kwargs):
-    paginator = client.get_paginator("get_metric_data")
-    results = []
-    for page in paginator.paginate(**kwargs):
-        results.extend(page.get("MetricDataResults", []))
-    return results
-
-
 def resolve_alb_dimensions(module, elbv2):
     params = module.params
     try:
         lb_dim = judge.alb_dimension(params["load_balancer"])
         if lb_dim is None:
-            try:
-                lb = elbv2.describe_load_balancers(aws_retry=True, Names=[params["load_balancer"]])["LoadBalancers"][0]
-            except is_boto3_error_code("LoadBalancerNotFound"):
-                module.fail_json(msg="load balancer %r not found; load_balancer takes the app/<name>/<id> dimension, "
-                                     "the ARN or the name of an application load balancer" % params["load_balancer"])
+            lb = lookup.find_load_balancer(module, elbv2, params["load_balancer"], msg=(
+                "load balancer %r not found; load_balancer takes the app/<name>/<id> dimension, the ARN or the name of "
+                "an application load balancer" % params["load_balancer"]))
             lb_dim = judge.alb_dimension(lb["LoadBalancerArn"])
         tg_dims = {}
         for key in ("live_target_group", "candidate_target_group"):
             dim = judge.target_group_dimension(params[key])
             if dim is None:
-                try:
-                    tg = elbv2.describe_target_groups(aws_retry=True, Names=[params[key]])["TargetGroups"][0]
-                except is_boto3_error_code("TargetGroupNotFound"):
-                    module.fail_json(msg="%s %r not found; give the targetgroup/<name>/<id> dimension, the ARN or the "
-                                         "name of a target group" % (key, params[key]))
+                tg = lookup.find_target_group(module, elbv2, params[key], msg=(
+                    "%s %r not found; give the targetgroup/<name>/<id> dimension, the ARN or the name of a target group"
+                    % (key, params[key])))
                 dim = judge.target_group_dimension(tg["TargetGroupArn"])
             tg_dims[key] = dim
     except ValueError as e:
@@ -623,38 +599,27 @@ def resolve_alb_dimensions(module, elbv2):
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
+            # what to compare: a preset's metrics of the two target groups / services, and metrics of one's own
             preset=dict(type="str", default="none", choices=["alb_ecs", "alb", "ecs", "none"]),
             load_balancer=dict(type="str"),
-            live_target_group=dict(type="str"),
-            candidate_target_group=dict(type="str"),
-            cluster=dict(type="str"),
-            live_service=dict(type="str"),
-            candidate_service=dict(type="str"),
+            live_target_group=dict(type="str"), candidate_target_group=dict(type="str"),
+            cluster=dict(type="str"), live_service=dict(type="str"), candidate_service=dict(type="str"),
             metrics=dict(type="list", elements="dict", default=[], options=METRIC_OPTIONS),
             metric_overrides=dict(type="dict", default={}),
-            period=dict(type="int", default=60),
-            start_time=dict(type="str"),
-            end_time=dict(type="str"),
-            window_seconds=dict(type="int", default=300),
-            watch_seconds=dict(type="int", default=0),
-            look_interval=dict(type="int"),
-            baseline_start=dict(type="str"),
-            baseline_end=dict(type="str"),
-            against_baseline=dict(type="bool", default=False),
-            metric_delay=dict(type="int", default=0),
-            alpha=dict(type="float", default=0.01),
-            pass_alpha=dict(type="float", default=0.05, no_log=False),
+            # when: the window, the watch and its looks, the baseline
+            period=dict(type="int", default=60), start_time=dict(type="str"), end_time=dict(type="str"),
+            window_seconds=dict(type="int", default=300), watch_seconds=dict(type="int", default=0),
+            look_interval=dict(type="int"), metric_delay=dict(type="int", default=0),
+            baseline_start=dict(type="str"), baseline_end=dict(type="str"), against_baseline=dict(type="bool", default=False),
+            # the statistics and the error spending across looks and steps
+            alpha=dict(type="float", default=0.01), pass_alpha=dict(type="float", default=0.05, no_log=False),
             power=dict(type="float", default=0.8),
             spending=dict(type="str", default="obrien_fleming", choices=["obrien_fleming", "pocock", "bonferroni"]),
-            spent=dict(type="dict", default={}),
-            look_offset=dict(type="int", default=0),
-            total_looks=dict(type="int"),
-            step=dict(type="dict"),
-            policy=dict(type="dict"),
-            history=dict(type="list", elements="dict", default=[]),
+            spent=dict(type="dict", default={}), look_offset=dict(type="int", default=0), total_looks=dict(type="int"),
+            # the deployment's step, policy and history (the policy decides the step's action)
+            step=dict(type="dict"), policy=dict(type="dict"), history=dict(type="list", elements="dict", default=[]),
             extension_seconds=dict(type="int"),
-            pass_score=dict(type="float", default=95.0, no_log=False),
-            marginal_score=dict(type="float", default=75.0),
+            pass_score=dict(type="float", default=95.0, no_log=False), marginal_score=dict(type="float", default=75.0),
         ),
         required_if=[
             ("preset", "alb", ["load_balancer", "live_target_group", "candidate_target_group"]),
@@ -725,7 +690,7 @@ def main():
         elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
         try:
             lb_dim, live_tg, cand_tg = resolve_alb_dimensions(module, elbv2)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        except (BotoCoreError, ClientError) as e:
             module.fail_json_aws(e, msg="Failed to resolve the load balancer %s and its target groups"
                                  % params["load_balancer"])
         specs += judge.preset_specs("alb", load_balancer=lb_dim, live_target_group=live_tg, candidate_target_group=cand_tg)
@@ -742,9 +707,9 @@ def main():
 
     def fetch(queries, start, end):
         try:
-            return get_metric_data(cloudwatch, MetricDataQueries=queries, StartTime=start, EndTime=end,
-                                   ScanBy="TimestampAscending")
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            return reads.paginate(cloudwatch, "get_metric_data", "MetricDataResults", MetricDataQueries=queries,
+                                  StartTime=start, EndTime=end, ScanBy="TimestampAscending")
+        except (BotoCoreError, ClientError) as e:
             module.fail_json_aws(e, msg="Failed to get metric data for %s" % ", ".join(s["name"] for s in specs))
 
     watch = params["watch_seconds"]

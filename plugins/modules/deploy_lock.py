@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: deploy_lock
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Take, renew, release or break a deployment lock held in an SSM parameter
 description:
@@ -26,8 +27,6 @@ description:
     in that second is ignored and deleted after 30 seconds (see module_utils/deploy_lock.py for the window).
   - Exists because M(community.aws.ssm_parameter) reads before it writes, which is not atomic, and it does not
     report who holds an existing value.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   name:
     description: Name of the SSM parameter, e.g. C(/progressive-delivery/locks/prod-ecs-cluster/myapp).
@@ -70,14 +69,11 @@ options:
       deployment whose run died. Without it, another execution of the same digest is refused.
     type: bool
     default: false
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
 attributes:
   check_mode:
-    support: full
     description: Reports whether the lock would be taken or refused; writes nothing.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes]
 """
 
 EXAMPLES = r"""
@@ -138,13 +134,8 @@ outcome:
   type: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 
 
@@ -190,7 +181,7 @@ def main():
         run(module, store)
     except locklib.LockRefused as e:
         module.fail_json(msg=e.msg, holder=e.holder, lock_state=e.lock_state)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to %s deployment lock %s" % (
             dict(present="take", renewed="renew", absent="release")[module.params["state"]], module.params["name"]))
 

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecr_image_verify
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Verify an ECR image before deploying it - exists, digest, manifest, scan findings gate
 description:
@@ -20,8 +21,6 @@ description:
     scan never passes as a clean one. O(fail_on_severity=none) turns the gate off.
   - Read-only - runs the same in check mode and never reports changed. Starting a scan (O(start_scan)) changes
     nothing about the image.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   repository:
     description: Name of the ECR repository.
@@ -69,14 +68,11 @@ options:
     description: Start a basic scan (C(StartImageScan)) when the image has no scan yet.
     type: bool
     default: true
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
 attributes:
   check_mode:
-    support: full
     description: Read-only in check mode; an image without a scan gets none started (StartImageScan is a write), with a warning.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes]
 notes:
   - Permissions - C(ecr:DescribeImages), C(ecr:BatchGetImage), C(ecr:DescribeImageScanFindings), C(ecr:StartImageScan) (with O(start_scan)).
   - Basic scanning allows one scan of an image per day; enhanced scanning (Amazon Inspector) scans continuously and its
@@ -185,15 +181,11 @@ allowed_findings_seen:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image as ecrlib
 
 ACCEPTED_MEDIA_TYPES = [
@@ -206,6 +198,7 @@ ACCEPTED_MEDIA_TYPES = [
 FINISHED = ("COMPLETE", "ACTIVE")
 RUNNING = ("IN_PROGRESS", "PENDING")
 MAX_FINDING_PAGES = 100
+FINDINGS_PAGE_SIZE = 1000
 
 
 def check_input(module):
@@ -232,21 +225,14 @@ def check_input(module):
 
 def read_scan(ecr, ident):
     """(status dict, pages) of the image's scan; (None, []) when it has none."""
-    pages = []
-    token = None
-    for dummy in range(MAX_FINDING_PAGES):
-        kwargs = dict(ident, maxResults=1000)
-        if token:
-            kwargs["nextToken"] = token
-        try:
-            page = ecr.describe_image_scan_findings(aws_retry=True, **kwargs)
-        except is_boto3_error_code("ScanNotFoundException"):
-            return None, []
-        pages.append(page)
-        token = page.get("nextToken")
-        if not token or (page.get("imageScanStatus") or {}).get("status") not in FINISHED:
-            break
-    return pages[0].get("imageScanStatus") or {}, pages
+    # Pages kept apart (build_full_result would keep only the first page's imageScanFindings: it is a
+    # non-aggregate key of this paginator as well as the parent of its result keys).
+    try:
+        found = reads.paginate(ecr, "describe_image_scan_findings", page_size=FINDINGS_PAGE_SIZE,
+                               max_items=FINDINGS_PAGE_SIZE * MAX_FINDING_PAGES, keep_pages=True, **ident)
+    except is_boto3_error_code("ScanNotFoundException"):
+        return None, []
+    return (found[0].get("imageScanStatus") or {}) if found else {}, found
 
 
 def main():
@@ -312,14 +298,14 @@ def main():
             try:
                 status, pages = read_scan(ecr, ident)
                 misses = 0
-            except botocore.exceptions.ClientError as e:
+            except ClientError as e:
                 # Throttled or 5xx even after the client's retries: back off and poll again until scan_timeout.
                 delay = poll_backoff(misses, p["poll_interval"], deadline - time.time()) if is_transient_error(e) else None
                 if delay is None:
                     raise
                 misses += 1
                 time.sleep(delay)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to verify ECR image %s" % ref)
 
     findings, counts = ecrlib.normalise_findings(pages) if status and status.get("status") in FINISHED else ([], {})

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_adopt_info
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Plan the adoption of an existing ECS service behind an ALB into blue-green slots, or refuse it
 description:
@@ -24,13 +25,7 @@ description:
     attributes and tags, load balancers, listeners and rules); the info modules of amazon.aws / community.aws return
     the pieces, and joining them in Jinja would hide the refusals. The decision itself is pure Python in
     C(plugins/module_utils/adopt.py).
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   slots:
     description:
       - The services and target groups of the two slots. Slot C(a) names the service serving the application now
@@ -75,17 +70,14 @@ options:
     type: str
     choices: [present, absent]
     default: present
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
 attributes:
   check_mode:
-    support: full
     description: Read-only; runs the same in check mode.
   diff_mode:
     support: full
     description: The layout before and after the plan (slots, forward weights by target group name).
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes, progressive.delivery.ecs]
 notes:
   - Permissions - C(ecs:DescribeServices), C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners),
     C(DescribeRules), C(DescribeTargetGroups), C(DescribeTargetGroupAttributes), C(DescribeTags), C(ssm:GetParameter)
@@ -156,36 +148,12 @@ production_listener:
   type: dict
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import adopt
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
-
-
-@jittered_backoff()
-def paginate(client, operation, key, **kwargs):
-    return client.get_paginator(operation).paginate(**kwargs).build_full_result()[key]
-
-
-def describe_service(ecs, cluster, name):
-    found = ecs.describe_services(aws_retry=True, cluster=cluster, services=[name], include=["TAGS"])["services"]
-    return found[0] if found and found[0].get("status") == "ACTIVE" else None
-
-
-def describe_tg(elbv2, ref):
-    """A target group by name or ARN, or None."""
-    kwargs = dict(TargetGroupArns=[ref]) if ref.startswith("arn:") else dict(Names=[ref])
-    try:
-        return elbv2.describe_target_groups(aws_retry=True, **kwargs)["TargetGroups"][0]
-    except is_boto3_error_code("TargetGroupNotFound"):
-        return None
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 
 
 def main():
@@ -227,8 +195,8 @@ def main():
     try:
         lb = lookup.find_load_balancer(module, elbv2, params["load_balancer"])
         listener = lookup.find_listener(module, elbv2, lb, params["listener_port"])
-        listeners = paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
-        rules = paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener["ListenerArn"])
+        listeners = reads.paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
+        rules = reads.paginate(elbv2, "describe_rules", "Rules", ListenerArn=listener["ListenerArn"])
         actions, where = listener["DefaultActions"], "production listener :%s" % params["listener_port"]
         result.update(listener_arn=listener["ListenerArn"], load_balancer_arn=lb["LoadBalancerArn"],
                       production_listener=dict(protocol=listener.get("Protocol"), ssl_policy=listener.get("SslPolicy"),
@@ -251,14 +219,14 @@ def main():
             if params["rule_priority"] is not None and header["priority"] >= params["rule_priority"]:
                 module.fail_json(msg="test_header priority %s must be below the production rule's %s, or the production rule "
                                      "answers first" % (header["priority"], params["rule_priority"]))
-        services = dict((s, describe_service(ecs, cluster, slots[s]["service"])) for s in adopt.SLOTS)
-        tg_b = describe_tg(elbv2, slots["b"]["target_group"])
+        services = dict((s, reads.active_service(ecs, cluster, slots[s]["service"], include=["TAGS"])) for s in adopt.SLOTS)
+        tg_b = lookup.describe_target_group(elbv2, slots["b"]["target_group"])
 
         if params["state"] == "present":
             live_tg = attributes = tags = None
             balancers = (services["a"] or {}).get("loadBalancers") or []
             if services["a"] and len(balancers) == 1 and balancers[0].get("targetGroupArn"):
-                live_tg = describe_tg(elbv2, balancers[0]["targetGroupArn"])
+                live_tg = lookup.describe_target_group(elbv2, balancers[0]["targetGroupArn"])
             if live_tg:
                 attributes = elbv2.describe_target_group_attributes(
                     aws_retry=True, TargetGroupArn=live_tg["TargetGroupArn"])["Attributes"]
@@ -268,13 +236,10 @@ def main():
             lock = None
             if params["lock_name"]:
                 ssm = module.client("ssm", retry_decorator=jittered_backoff())
-                try:
-                    lock = locklib.decode(ssm.get_parameter(aws_retry=True, Name=params["lock_name"])["Parameter"]["Value"])
-                except is_boto3_error_code("ParameterNotFound"):
-                    lock = {}
-            tgs = dict(a=describe_tg(elbv2, slots["a"]["target_group"]), b=tg_b)
+                lock = locklib.LockStore(ssm, params["lock_name"], retry=True).read() or {}
+            tgs = dict(a=lookup.describe_target_group(elbv2, slots["a"]["target_group"]), b=tg_b)
             plan = adopt.plan_absent(slots, services, tgs, actions, where, lock, test)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to read the layout of %s in cluster %s" % (slots["a"]["service"], cluster))
 
     if plan["refusal"]:

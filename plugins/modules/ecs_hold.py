@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_hold
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.2.0
 short_description: Hold the old slot of a blue-green deployment warm, and scale it down once its hold has passed
 description:
@@ -18,13 +19,7 @@ description:
     and drops the hold's tags. A held slot that serves traffic again (rolled back to) or runs another revision
     (reused by a later deployment) is never scaled down; only its void hold's tags are dropped. A hold not yet
     passed is left alone; nothing else is touched, so it is safe to run on a schedule.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   state:
     description: C(present) records a hold on O(services); C(absent) ends the holds that have passed.
     type: str
@@ -56,17 +51,14 @@ options:
     description: With O(state=absent), scale expired slots to zero. C(false) only reports what would be done.
     type: bool
     default: true
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
 attributes:
   check_mode:
-    support: full
     description: Reports what it would record or scale down, changing nothing.
   diff_mode:
     support: full
     description: Per service, its desired count and hold tags before and after.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -132,31 +124,21 @@ pending:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
 
 
 def describe(ecs, cluster, names):
-    out = []
-    for i in range(0, len(names), 10):
-        out += ecs.describe_services(aws_retry=True, cluster=cluster, services=names[i:i + 10], include=["TAGS"])["services"]
-    return [s for s in out if s.get("status") == "ACTIVE"]
+    return [s for s in reads.describe_services(ecs, cluster, names, include=["TAGS"]) if s.get("status") == "ACTIVE"]
 
 
 def all_services(ecs, cluster):
-    arns = []
-    for page in ecs.get_paginator("list_services").paginate(cluster=cluster):
-        arns += page.get("serviceArns", [])
-    return [a.rsplit("/", 1)[-1] for a in arns]
+    return [arns.last_segment(a) for a in reads.paginate(ecs, "list_services", "serviceArns", cluster=cluster)]
 
 
 def tags_of(service):
@@ -178,12 +160,7 @@ def traffic_percent(elbv2, listener_arn, target_group_arn):
 
 
 def lock_held(ssm, name):
-    if not name:
-        return False
-    try:
-        return bool(locklib.decode(ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"]))
-    except is_boto3_error_code("ParameterNotFound"):
-        return False
+    return bool(name) and bool(locklib.LockStore(ssm, name, retry=True).read())
 
 
 def record(module, ecs):
@@ -271,7 +248,7 @@ def main():
             record(module, ecs)
         else:
             release(module, ecs)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to %s holds in cluster %s"
                              % ("record" if module.params["state"] == "present" else "end", module.params["cluster"]))
 

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_live_check
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.2.0
 short_description: Is the live ECS service steady, and does the account have room for the candidate?
 description:
@@ -20,13 +21,7 @@ description:
     instances report (DescribeContainerInstances), instance by instance.
   - Optionally caps the cluster's task count (O(max_cluster_tasks)).
   - Read-only; it decides and reports, the caller refuses (RV(ok), RV(message)).
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   service:
     description: The live service's name or ARN.
     type: str
@@ -61,14 +56,8 @@ options:
     description: Minutes of the quota's usage metric to read (its highest value counts).
     type: int
     default: 5
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -142,14 +131,12 @@ capacity:
 
 import datetime
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import capacity as caplib
 
 SPOT_QUOTA = "L-36FBB829"
@@ -179,27 +166,18 @@ def read_usage(cloudwatch, metric, minutes):
 
 
 def container_instances(ecs, cluster):
-    arns = []
-    for page in ecs.get_paginator("list_container_instances").paginate(cluster=cluster, status="ACTIVE"):
-        arns += page.get("containerInstanceArns", [])
-    out = []
-    for i in range(0, len(arns), 100):
-        out += ecs.describe_container_instances(aws_retry=True, cluster=cluster, containerInstances=arns[i:i + 100])["containerInstances"]
-    return out
+    instances = reads.paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster, status="ACTIVE")
+    return reads.describe_container_instances(ecs, cluster, instances)
 
 
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
-            target_group_arn=dict(type="str"),
-            task_definition=dict(type="str"),
-            candidate_desired_count=dict(type="int", default=0),
-            candidate_running_count=dict(type="int", default=0),
+            cluster=dict(type="str", required=True), service=dict(type="str", required=True),
+            target_group_arn=dict(type="str"), task_definition=dict(type="str"),
+            candidate_desired_count=dict(type="int", default=0), candidate_running_count=dict(type="int", default=0),
             check_steady=dict(type="bool", default=True),
-            check_capacity=dict(type="bool", default=True),
-            max_cluster_tasks=dict(type="int", default=0),
+            check_capacity=dict(type="bool", default=True), max_cluster_tasks=dict(type="int", default=0),
             usage_window=dict(type="int", default=5),
         ),
         supports_check_mode=True,
@@ -211,8 +189,7 @@ def main():
     ecs = module.client("ecs", retry_decorator=jittered_backoff())
     result = dict(changed=False, steady=True, problems=[], events=[], capacity=[], capacity_ok=True)
     try:
-        found = ecs.describe_services(aws_retry=True, cluster=p["cluster"], services=[p["service"]])["services"]
-        service = found[0] if found and found[0].get("status") == "ACTIVE" else None
+        service = reads.active_service(ecs, p["cluster"], p["service"])
         if service is None:
             module.fail_json(msg="live service %s not found (ACTIVE) in cluster %s" % (p["service"], p["cluster"]))
         taskdef_ref = p["task_definition"] or service["taskDefinition"]
@@ -229,10 +206,9 @@ def main():
             healthy = None
             if tg_arn:
                 elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
-                health = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
-                healthy = sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
+                healthy = reads.healthy_count(elbv2, tg_arn)
                 result["healthy_targets"] = healthy
-            problems = caplib.steadiness(service, healthy, tg_arn.split(":", 5)[-1] if tg_arn else None)
+            problems = caplib.steadiness(service, healthy, arns.target_group_dimension(tg_arn) if tg_arn else None)
             result.update(steady=not problems, problems=problems, events=caplib.recent_events(service))
 
         if p["check_capacity"]:
@@ -257,7 +233,7 @@ def main():
                 running = int(cluster.get("runningTasksCount", 0)) + int(cluster.get("pendingTasksCount", 0))
                 result["capacity"].append(caplib.task_cap(p["max_cluster_tasks"], max(0, running), needed))
             result["capacity_ok"] = all(c["ok"] for c in result["capacity"])
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to check live service %s and capacity in cluster %s" % (p["service"], p["cluster"]))
 
     result["ok"] = result["steady"] and result["capacity_ok"]

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_rollout_wait
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Wait until an ECS service's new deployment is complete and its targets are healthy
 description:
@@ -16,13 +17,7 @@ description:
     began and the stopped tasks' reasons (e.g. failed ELB health checks, essential container exited).
   - Exists because M(community.aws.ecs_service) never waits for a deployment, and botocore's
     C(services_stable) waiter returns before load-balancer registration and early after a forced deployment.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   service:
     description: ECS service name or ARN.
     type: str
@@ -48,14 +43,11 @@ options:
     description: Fail early once this many tasks of the new deployment have stopped (tasks that keep dying). 0 disables.
     type: int
     default: 3
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
 attributes:
   check_mode:
-    support: full
     description: In check mode nothing was deployed, so it reports the current state without waiting.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -103,62 +95,44 @@ stopped_tasks:
 
 import time
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, is_transient_error, jittered_backoff, poll_backoff)
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import rollout
 
 
+# A bound on the stopped tasks read per look (ECS keeps stopped tasks about an hour): 10 DescribeTasks calls at most.
+MAX_STOPPED_TASKS_READ = 1000
+
+
 def describe_service(module, ecs):
     p = module.params
-    services = ecs.describe_services(aws_retry=True, cluster=p["cluster"], services=[p["service"]])["services"]
-    if not services or services[0].get("status") != "ACTIVE":
+    service = reads.active_service(ecs, p["cluster"], p["service"])
+    if service is None:
         module.fail_json(msg="service %s not found (or not ACTIVE) in cluster %s" % (p["service"], p["cluster"]))
-    return services[0]
-
-
-def healthy_count(elbv2, target_group_arn):
-    health = elbv2.describe_target_health(aws_retry=True, TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
-    return sum(1 for t in health if t.get("TargetHealth", {}).get("State") == "healthy")
+    return service
 
 
 def stopped_tasks(ecs, cluster, service, task_definition_arn, since):
-    """Tasks of the service's new revision that stopped after `since` (epoch seconds)."""
-    arns = ecs.list_tasks(aws_retry=True, cluster=cluster, serviceName=service["serviceName"], desiredStatus="STOPPED")["taskArns"]
-    if not arns:
-        return []
-    tasks = ecs.describe_tasks(aws_retry=True, cluster=cluster, tasks=arns[:100])["tasks"]
-    out = []
-    for task in tasks:
-        # A task still stopping (draining from its target group) has no stoppedAt yet: it stopped just now.
-        stopped = task.get("stoppedAt") or task.get("stoppingAt")
-        stamp = stopped.timestamp() if hasattr(stopped, "timestamp") else (stopped or time.time())
-        if task.get("group") not in (None, "service:%s" % service["serviceName"]):
-            continue
-        if task_definition_arn and task.get("taskDefinitionArn") != task_definition_arn:
-            continue
-        if stamp >= since:
-            out.append(task)
-    return out
+    """Tasks of the service's new revision that stopped after `since` (epoch seconds): every page of ListTasks,
+    described 100 per call (DescribeTasks' limit; only the first 100 were read before)."""
+    arns = reads.paginate(ecs, "list_tasks", "taskArns", max_items=MAX_STOPPED_TASKS_READ, cluster=cluster,
+                          serviceName=service["serviceName"], desiredStatus="STOPPED")
+    tasks = reads.describe_tasks(ecs, cluster, arns)
+    return rollout.stopped_since(tasks, service["serviceName"], task_definition_arn, since, time.time())
 
 
 def main():
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            service=dict(type="str", required=True),
-            task_definition=dict(type="str"),
-            target_group=dict(type="str"),
-            min_healthy_targets=dict(type="int"),
-            timeout=dict(type="int", default=600),
-            poll_interval=dict(type="int", default=5),
+            cluster=dict(type="str", required=True), service=dict(type="str", required=True),
+            # what "done" means
+            task_definition=dict(type="str"), target_group=dict(type="str"), min_healthy_targets=dict(type="int"),
+            # how long
+            timeout=dict(type="int", default=600), poll_interval=dict(type="int", default=5),
             max_stopped_tasks=dict(type="int", default=3),
         ),
         supports_check_mode=True,
@@ -182,9 +156,9 @@ def main():
             try:
                 service = describe_service(module, ecs)
                 primary = rollout.primary_deployment(service) or {}
-                healthy = healthy_count(elbv2, tg_arn) if tg_arn else None
+                healthy = reads.healthy_count(elbv2, tg_arn) if tg_arn else None
                 stopped = stopped_tasks(ecs, p["cluster"], service, primary.get("taskDefinition"), since)
-            except botocore.exceptions.ClientError as e:
+            except ClientError as e:
                 # Throttled or 5xx even after the client's retries: skip this round, back off, poll again until the
                 # timeout (the wait fails on the deadline, not on a busy API).
                 delay = poll_backoff(misses, p["poll_interval"], p["timeout"] - (time.time() - start)) if is_transient_error(e) else None
@@ -207,7 +181,7 @@ def main():
                 details = result["events"][-5:] + result["stopped_tasks"][-5:]
                 module.fail_json(msg="service %s: %s%s" % (p["service"], why, (" | " + " | ".join(details)) if details else ""), **result)
             time.sleep(p["poll_interval"])
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to watch the rollout of service %s in cluster %s" % (p["service"], p["cluster"]))
 
 

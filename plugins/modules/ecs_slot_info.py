@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_slot_info
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Read where an ECS blue-green service stands - live slot, candidate slot, weights, revisions
 description:
@@ -17,13 +18,7 @@ description:
     there), and whether another deployment is in flight.
   - Exists because the same answer otherwise takes five info modules and Jinja to join them, and because
     a rerun after a crash must find where it stopped from AWS alone, not from a local file.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
-  cluster:
-    description: ECS cluster name or ARN.
-    type: str
-    required: true
   app:
     description: Application name; the slots default to services and target groups named C(<app>-a) and C(<app>-b).
     type: str
@@ -71,14 +66,8 @@ options:
         when O(digest) is not given the digest being deployed is taken from it - which is how a rollback finds the
         candidate of a deployment in flight.
     type: str
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes, progressive.delivery.ecs]
 """
 
 EXAMPLES = r"""
@@ -209,15 +198,12 @@ candidate:
   type: dict
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
+from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
 
@@ -233,9 +219,8 @@ def resolve_listener(module, elbv2):
 
 
 def describe_slot_service(module, ecs, cluster, name, container_name):
-    found = ecs.describe_services(aws_retry=True, cluster=cluster, services=[name], include=["TAGS"])["services"]
-    service = found[0] if found else None
-    info = dict(service_name=name, exists=bool(service and service.get("status") == "ACTIVE"), task_definition=None,
+    service = reads.active_service(ecs, cluster, name, include=["TAGS"])
+    info = dict(service_name=name, exists=service is not None, task_definition=None,
                 task_definition_revision=None, image=None, digest=None, desired_count=0, running_count=0,
                 pending_count=0, rollout_state=None, tags={}, service_arn=None, load_balancers=[],
                 task_role_arn=None, execution_role_arn=None)
@@ -265,29 +250,21 @@ def describe_slot_service(module, ecs, cluster, name, container_name):
 
 
 def find_slot_target_group(module, elbv2, slot, ref):
-    kwargs = dict(TargetGroupArns=[ref]) if ref.startswith("arn:") else dict(Names=[ref])
-    try:
-        return elbv2.describe_target_groups(aws_retry=True, **kwargs)["TargetGroups"][0]
-    except is_boto3_error_code("TargetGroupNotFound"):
-        module.fail_json(msg="target group %r of slot %s not found: name the slots' services and target groups (services, "
-                             "target_groups; ecs_validate_slot_names in the roles), or turn a service that is not in slots "
-                             "yet into them with playbooks/ecs_adopt.yml" % (ref, slot))
+    return lookup.find_target_group(module, elbv2, ref, msg=(
+        "target group %r of slot %s not found: name the slots' services and target groups (services, target_groups; "
+        "ecs_validate_slot_names in the roles), or turn a service that is not in slots yet into them with "
+        "playbooks/ecs_adopt.yml" % (ref, slot)))
 
 
 def main():
     slot_pair = dict(type="dict", options=dict(a=dict(type="str"), b=dict(type="str")))
     module = ProgressiveDeliveryModule(
         argument_spec=dict(
-            cluster=dict(type="str", required=True),
-            app=dict(type="str", required=True),
-            services=slot_pair,
-            target_groups=slot_pair,
-            listener_arn=dict(type="str"),
-            load_balancer=dict(type="str"),
-            listener_port=dict(type="int"),
-            container_name=dict(type="str"),
-            digest=dict(type="str"),
-            lock_name=dict(type="str"),
+            cluster=dict(type="str", required=True), app=dict(type="str", required=True),
+            services=slot_pair, target_groups=slot_pair,
+            # the production listener: its ARN, or load balancer + port
+            listener_arn=dict(type="str"), load_balancer=dict(type="str"), listener_port=dict(type="int"),
+            container_name=dict(type="str"), digest=dict(type="str"), lock_name=dict(type="str"),
         ),
         required_one_of=[["listener_arn", "load_balancer"]],
         mutually_exclusive=[["listener_arn", "load_balancer"]],
@@ -296,7 +273,7 @@ def main():
     )
     params = module.params
     digest = params["digest"]
-    if digest and not slotlib.DIGEST_RE.search("@" + digest):
+    if digest and ecr_image.check_digest(digest):
         module.fail_json(msg="digest must look like sha256:<64 hex digits>, got %r" % digest)
 
     app = params["app"]
@@ -309,10 +286,7 @@ def main():
     try:
         if params["lock_name"]:
             ssm = module.client("ssm", retry_decorator=jittered_backoff())
-            try:
-                lock = locklib.decode(ssm.get_parameter(aws_retry=True, Name=params["lock_name"])["Parameter"]["Value"])
-            except is_boto3_error_code("ParameterNotFound"):
-                lock = {}
+            lock = locklib.LockStore(ssm, params["lock_name"], retry=True).read() or {}
             digest = digest or lock.get("digest")
         lb, listener = resolve_listener(module, elbv2)
         slots = {}
@@ -320,9 +294,9 @@ def main():
             info = describe_slot_service(module, ecs, params["cluster"], service_names[slot], params["container_name"])
             tg = find_slot_target_group(module, elbv2, slot, tg_refs[slot])
             info.update(target_group_arn=tg["TargetGroupArn"], target_group_name=tg["TargetGroupName"],
-                        target_group_dimension=tg["TargetGroupArn"].split(":", 5)[-1])
+                        target_group_dimension=arns.target_group_dimension(tg["TargetGroupArn"]))
             slots[slot] = info
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to read the blue-green state of %s in cluster %s" % (app, params["cluster"]))
 
     weights = slotlib.forward_weights(listener.get("DefaultActions"))
@@ -335,7 +309,7 @@ def main():
     result = dict(changed=False, weights=weights, percentages=percentages, slots=slots,
                   listener_arn=listener["ListenerArn"], load_balancer_arn=lb["LoadBalancerArn"],
                   load_balancer_dns_name=lb.get("DNSName"),
-                  load_balancer_dimension=lb["LoadBalancerArn"].split(":loadbalancer/", 1)[-1], **decision)
+                  load_balancer_dimension=arns.load_balancer_dimension(lb["LoadBalancerArn"]), **decision)
     result["digest"] = digest
     if lock is not None:
         result["lock"] = lock

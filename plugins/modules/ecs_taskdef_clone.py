@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_taskdef_clone
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Clone an ECS task definition with a new image, environment or secrets
 description:
@@ -22,8 +23,6 @@ description:
     C(DescribeParameters).
   - Exists because M(community.aws.ecs_taskdefinition) has no clone mode and passes only a subset of the fields,
     and M(community.aws.ecs_taskdefinition_info) returns a snake_cased copy that loses information.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   source:
     description:
@@ -114,17 +113,14 @@ options:
     type: list
     elements: str
     default: [PASSWORD, PASSWD, SECRET, TOKEN, KEY, CREDENTIAL, PRIVATE, AUTH, CERT, DSN, SESSION, SIGNATURE, SALT]
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes]
 notes:
   - Equality with the latest revision ignores what ECS fills in itself (C(essential) true, protocol C(tcp),
     C(hostPort) equal to C(containerPort) in C(awsvpc) mode, empty lists, C(cpu) 0) and the order of environment
     variables, secrets, containers and port mappings; tags count.
 attributes:
   check_mode:
-    support: full
     description: Returns the would-be task definition and the diff; registers nothing.
   diff_mode:
     support: full
@@ -212,15 +208,12 @@ diff:
   type: dict
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import taskdef as tdlib
 
 # list_task_definitions pages of 100; a family with more ACTIVE revisions than this is not sane.
@@ -233,7 +226,7 @@ class CloneError(Exception):
 
 def arn_family(task_definition_arn):
     """arn:...:task-definition/family:revision -> family."""
-    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+    return arns.task_definition_family(task_definition_arn)
 
 
 def describe(ecs, reference):
@@ -245,25 +238,22 @@ def describe(ecs, reference):
     return response["taskDefinition"], response.get("tags") or []
 
 
+@jittered_backoff()
 def latest_active_arn(ecs, family):
     """ARN of the family's highest ACTIVE revision, None if it has none.
 
     Not describe_task_definition(family): familyPrefix lists other families too, and moto's describe
     of a bare family returns the latest revision even when it is INACTIVE.
     """
-    token = None
-    for _page in range(MAX_LIST_PAGES):
-        kwargs = dict(familyPrefix=family, status="ACTIVE", sort="DESC")
-        if token:
-            kwargs["nextToken"] = token
-        response = ecs.list_task_definitions(aws_retry=True, **kwargs)
-        matching = [a for a in response.get("taskDefinitionArns", []) if arn_family(a) == family]
+    pages = ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE", sort="DESC")
+    for number, page in enumerate(pages):
+        if number == MAX_LIST_PAGES:
+            raise CloneError("family %s: more than %d pages of ACTIVE task definitions; deregister old revisions"
+                             % (family, MAX_LIST_PAGES))
+        matching = [a for a in page.get("taskDefinitionArns", []) if arn_family(a) == family]
         if matching:
-            return max(matching, key=lambda a: int(a.rsplit(":", 1)[1]))
-        token = response.get("nextToken")
-        if not token:
-            return None
-    raise CloneError("family %s: more than %d pages of ACTIVE task definitions; deregister old revisions" % (family, MAX_LIST_PAGES))
+            return max(matching, key=lambda a: arns.task_definition_revision(a)[1])
+    return None
 
 
 def source_reference(module, ecs):
@@ -300,7 +290,7 @@ def check_secrets(module, td):
 
     for container, name, value_from in tdlib.secret_references(td):
         kind, target = tdlib.secret_reference(value_from)
-        region = value_from.split(":")[3] if value_from.startswith("arn:") else None
+        region = (arns.parse(value_from) or {}).get("region") or None
         where = "container %s: secret %s valueFrom %s" % (container, name, tdlib.shown_reference(value_from))
         try:
             if kind == "secretsmanager":
@@ -448,7 +438,7 @@ def main():
         run(module, ecs, allowed_fields)
     except CloneError as e:
         module.fail_json(msg=str(e))
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to clone the %s" % what)
 
 

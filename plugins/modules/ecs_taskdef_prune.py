@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: ecs_taskdef_prune
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.2.0
 short_description: Keep the newest N revisions of a task-definition family, deregister the older ones
 description:
@@ -13,8 +14,6 @@ description:
     of O(clusters) runs (any of its deployments, PRIMARY or ACTIVE), so a slot and a rollback target keep theirs.
   - Deregistered revisions become INACTIVE, as ECS does it; running tasks keep running and the revision can still
     be described.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   family:
     description: Task-definition family (exactly; other families that share its prefix are left alone).
@@ -28,17 +27,14 @@ options:
     description: Clusters whose services' revisions are never deregistered. Default every cluster of the region.
     type: list
     elements: str
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
 attributes:
   check_mode:
-    support: full
     description: Lists what it would deregister.
   diff_mode:
     support: full
     description: The family's ACTIVE revisions before and after.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes]
 """
 
 EXAMPLES = r"""
@@ -67,26 +63,19 @@ in_use:
   elements: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # Handled by AnsibleAWSModule
-
-
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 
 
 def revisions_in_use(ecs, clusters):
     used = set()
     for cluster in clusters:
-        arns = []
-        for page in ecs.get_paginator("list_services").paginate(cluster=cluster):
-            arns += page.get("serviceArns", [])
-        for i in range(0, len(arns), 10):
-            for service in ecs.describe_services(aws_retry=True, cluster=cluster, services=arns[i:i + 10])["services"]:
-                used.add(service.get("taskDefinition"))
-                used.update(d.get("taskDefinition") for d in service.get("deployments") or [])
+        arns = reads.paginate(ecs, "list_services", "serviceArns", cluster=cluster)
+        for service in reads.describe_services(ecs, cluster, arns):
+            used.add(service.get("taskDefinition"))
+            used.update(d.get("taskDefinition") for d in service.get("deployments") or [])
     return sorted(u for u in used if u)
 
 
@@ -106,19 +95,15 @@ def main():
     try:
         clusters = p["clusters"]
         if clusters is None:
-            clusters = []
-            for page in ecs.get_paginator("list_clusters").paginate():
-                clusters += page.get("clusterArns", [])
-        active = []
-        for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=p["family"], status="ACTIVE"):
-            active += page.get("taskDefinitionArns", [])
+            clusters = reads.paginate(ecs, "list_clusters", "clusterArns")
+        active = reads.paginate(ecs, "list_task_definitions", "taskDefinitionArns", familyPrefix=p["family"], status="ACTIVE")
         mine = sorted((n for f, n in (holdlib.revision_number(a) for a in active) if f == p["family"]), reverse=True)
         in_use = revisions_in_use(ecs, clusters) if p["keep"] else []
         drop = holdlib.revisions_to_deregister(p["family"], active, p["keep"], in_use)
         if drop and not module.check_mode:
             for name in drop:
                 ecs.deregister_task_definition(aws_retry=True, taskDefinition=name)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to prune task definition family %s" % p["family"])
     used_here = sorted(set("%s:%d" % holdlib.revision_number(u) for u in in_use if holdlib.revision_number(u)[0] == p["family"]))
     before = ["%s:%d" % (p["family"], n) for n in mine]

@@ -6,6 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: iam_preflight
+author: progressive.delivery maintainers (@progressive-delivery)
 version_added: 0.1.0
 short_description: Check before a deployment that a principal may call every AWS action the run needs
 description:
@@ -18,8 +19,6 @@ description:
     (C(arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION)) is simulated as its role, looked up with C(iam:GetRole) for
     the role's exact ARN (with its path).
   - Read-only; runs the same in check mode and never reports changed.
-author:
-  - progressive.delivery maintainers (@progressive-delivery)
 options:
   principal_arn:
     description:
@@ -52,14 +51,8 @@ options:
         C(partition). C(account_id), C(partition) and C(region) default to the principal's and the module's; the
         rest as the collection's defaults (slots C(<app>-a) / C(<app>-b), ...)."
     type: dict
-extends_documentation_fragment:
-  - amazon.aws.common.modules
-  - amazon.aws.region.modules
-  - amazon.aws.boto3
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
+extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
+  progressive.delivery.attributes]
 notes:
   - Permissions - C(sts:GetCallerIdentity), C(iam:SimulatePrincipalPolicy) on the principal, C(iam:GetRole) (optional,
     for a role with a path).
@@ -130,14 +123,16 @@ denied:
 """
 
 try:
-    import botocore
     from botocore.parsers import ResponseParserError
 except ImportError:
     ResponseParserError = Exception  # AnsibleAWSModule reports the missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
-from ansible_collections.progressive.delivery.plugins.module_utils.modules import ProgressiveDeliveryModule, jittered_backoff
+from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
 
 SIMULATE_PAGE_SIZE = 1000
@@ -153,27 +148,18 @@ def resolve_principal(module, iam, arn):
     if role_name:
         try:
             principal = iam.get_role(aws_retry=True, RoleName=role_name)["Role"]["Arn"]
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        except (BotoCoreError, ClientError) as e:
             # Without iam:GetRole the path stays unknown; the path-less ARN is right for roles without a path.
             module.warn("could not read role %s (%s); simulating %s" % (role_name, e, principal))
     return principal
 
 
 def simulate(iam, principal, actions, resources, names=None):
-    results = []
-    marker = None
-    for dummy in range(MAX_PAGES):
-        kwargs = dict(PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources, MaxItems=SIMULATE_PAGE_SIZE)
-        if marker:
-            kwargs["Marker"] = marker
-        if iam_actions.context_entries(actions, names):
-            kwargs["ContextEntries"] = iam_actions.context_entries(actions, names)
-        page = iam.simulate_principal_policy(aws_retry=True, **kwargs)
-        results.extend(page.get("EvaluationResults") or [])
-        if not page.get("IsTruncated"):
-            break
-        marker = page.get("Marker")
-    return results
+    kwargs = dict(PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources,
+                  PaginationConfig=dict(PageSize=SIMULATE_PAGE_SIZE, MaxItems=SIMULATE_PAGE_SIZE * MAX_PAGES))
+    if iam_actions.context_entries(actions, names):
+        kwargs["ContextEntries"] = iam_actions.context_entries(actions, names)
+    return reads.paginate(iam, "simulate_principal_policy", "EvaluationResults", **kwargs)
 
 
 def main():
@@ -212,7 +198,7 @@ def main():
         sts = module.client("sts", retry_decorator=jittered_backoff())
         try:
             caller = sts.get_caller_identity(aws_retry=True)["Arn"]
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        except (BotoCoreError, ClientError) as e:
             module.fail_json_aws(e, msg="sts:GetCallerIdentity failed; cannot tell whose permissions to check (give principal_arn)")
         result["caller_arn"] = caller
     principal = resolve_principal(module, iam, caller)
@@ -220,11 +206,12 @@ def main():
     names = None
     action_resources = dict(p["action_resources"])
     if p["scope"] is not None:
-        partition, account = principal.split(":")[1], principal.split(":")[4]
+        parts = arns.parse(principal) or {}
+        partition, account = parts.get("partition"), parts.get("account_id")
         names = iam_actions.scope_names(dict(dict(partition=partition, account=account, region=module.region or "*"),
                                              **p["scope"]))
-        for action, arns in iam_actions.action_resources(names, actions).items():
-            action_resources.setdefault(action, arns)
+        for action, action_arns in iam_actions.action_resources(names, actions).items():
+            action_resources.setdefault(action, action_arns)
 
     try:
         evaluations = []
@@ -232,7 +219,7 @@ def main():
             evaluations.extend(simulate(iam, principal, batch_actions, batch_resources, names))
     except is_boto3_error_code("NoSuchEntity") as e:
         module.fail_json_aws(e, msg="iam:SimulatePrincipalPolicy: principal %s does not exist" % principal, **result)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="iam:SimulatePrincipalPolicy failed for %s (%d actions); the preflight could not check "
                                     "any permission - grant iam:SimulatePrincipalPolicy on the principal, or skip the preflight "
                                     "where the endpoint does not implement IAM policy simulation" % (principal, len(actions)),

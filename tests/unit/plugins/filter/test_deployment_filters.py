@@ -48,11 +48,32 @@ def test_format_duration(seconds, expected):
     assert f.format_duration(seconds) == expected
 
 
-def test_proportion_by_kind_or_name():
+def test_proportion_by_kind_only():
     assert f.is_proportion({"name": "latency", "kind": "proportion"})
+    assert f.is_proportion({"name": "latency_p95", "kind": "tail"})  # its live / candidate are shares of slow requests
     assert not f.is_proportion({"name": "error_rate", "kind": "samples"})
-    assert f.is_proportion({"name": "http_error_rate"})
+    # The name no longer decides: a `_rate` may be requests per second, and 12.5/s must not read 1250 %.
+    assert not f.is_proportion({"name": "http_error_rate"})
+    assert not f.is_proportion({"name": "request_rate"})
     assert not f.is_proportion({"name": "cpu"})
+
+
+@pytest.mark.parametrize("metric", [
+    {"name": "error_rate", "kind": "proportion", "live": 0.0018, "candidate": 0.0421},
+    {"name": "latency_p95", "kind": "tail", "live": 0.05, "candidate": 0.07},
+    {"name": "request_rate", "kind": "samples", "live": 12.5, "candidate": 13},
+    {"name": "request_rate", "live": 12.5, "candidate": 13},
+])
+def test_text_and_html_renderers_agree_on_proportions(metric):
+    from ansible_collections.progressive.delivery.plugins.module_utils import deployment_report as report
+    row = f.metric_row(metric)
+    assert row[1:3] == (report.fmt_value(metric["live"], report.shows_share(metric)),
+                        report.fmt_value(metric["candidate"], report.shows_share(metric)))
+    assert report.render({"steps": [{"percent": 10, "metrics": [metric]}]}).count(row[1]) >= 1
+    if metric.get("kind") in ("proportion", "tail"):
+        assert row[1].endswith(" %")
+    else:
+        assert row[1] == "12.5"
 
 
 def test_verdict_table_aligns_columns_and_accepts_both_key_spellings():

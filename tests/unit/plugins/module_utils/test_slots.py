@@ -17,8 +17,9 @@ def test_forward_weights_reads_forward_config_and_plain_forward():
     weighted = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
         {"TargetGroupArn": "arn:tg/a", "Weight": 90}, {"TargetGroupArn": "arn:tg/b", "Weight": 10}]}}]
     assert slots.forward_weights(weighted) == {"arn:tg/a": 90, "arn:tg/b": 10}
-    assert slots.forward_weights([{"Type": "forward", "TargetGroupArn": "arn:tg/a"}]) == {"arn:tg/a": 1}
-    assert slots.forward_weights([{"Type": "authenticate-oidc"}, {"Type": "forward", "TargetGroupArn": "x"}]) == {"x": 1}
+    # A plain forward (TargetGroupArn, no ForwardConfig) sends 100 % there: weight 100, as alb_weighted_shift reads it.
+    assert slots.forward_weights([{"Type": "forward", "TargetGroupArn": "arn:tg/a"}]) == {"arn:tg/a": 100}
+    assert slots.forward_weights([{"Type": "authenticate-oidc"}, {"Type": "forward", "TargetGroupArn": "x"}]) == {"x": 100}
     assert slots.forward_weights([{"Type": "fixed-response"}]) == {}
 
 
@@ -52,3 +53,15 @@ def test_slot_state_when_both_slots_run_the_digest_mid_shift_is_not_a_resume():
     assert got["state"] == slots.FOREIGN
 
 
+
+
+def test_one_forward_parser_for_slots_weights_and_adoption():
+    from ansible_collections.progressive.delivery.plugins.module_utils import adopt, weights
+    plain = [{"Type": "authenticate-oidc"}, {"Type": "forward", "TargetGroupArn": "arn:tg/a"}]
+    assert slots.forward_weights(plain) == weights.read_forward(plain)["weights"] == adopt.forward_of(plain)[1] == {"arn:tg/a": 100}
+    assert adopt.forward_of(plain)[0] == 1
+    # ... and a plain forward equals a weighted forward of 100 % to the same group (no rewrite, same percentages).
+    weighted = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": "arn:tg/a", "Weight": 100}]}}]
+    assert slots.forward_weights(weighted) == slots.forward_weights(plain)
+    assert weights.same_traffic(weights.read_forward(plain), weights.read_forward(weighted))
+    assert adopt.forward_of([{"Type": "fixed-response"}]) == (None, {})
