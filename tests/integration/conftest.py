@@ -181,30 +181,3 @@ def lab_world(lab):
         assert proc.returncode == 0, "lab reset failed:\n%s\n%s" % (proc.stdout, proc.stderr)
     return lab
 
-
-# ---------------------------------------------------------------- the order files reach the xdist workers
-
-# Files by the worker time they took in CI (2026-12-02: seconds in brackets), longest first. `make integration` runs
-# pytest-xdist with --dist loadfile --no-loadscope-reorder, so files are handed out in this order: the long ones
-# start at once and the many short ones fill the workers' ends (xdist's own reorder puts the files with the most
-# tests first, which left a 300 s file for the last minutes). Files not listed follow, in their usual order.
-LONGEST_FIRST = (
-    "test_vm_rolling.py",                       # 1033
-    "test_ecs_blue_green_hold.py",              # 715
-    "test_ecs_blue_green_interrupted.py",       # 661
-    "test_ansible_runner.py",                   # 583
-    "test_ecs_adopt.py",                        # 482
-    "test_ecs_blue_green.py",                   # 471+
-    "test_ecs_blue_green_bad_releases.py",      # 432
-    "test_secret_grep.py",                      # 289
-    "test_ecs_blue_green_faults.py",            # 286
-    "test_bad_inputs.py",                       # 109+ (95 rows)
-    "test_ecs_blue_green_approval.py",          # 107+
-    "test_deploy_lock.py",                      # 99+
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    position = {id(item): i for i, item in enumerate(items)}
-    items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), position[id(item)]))

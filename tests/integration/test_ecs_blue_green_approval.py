@@ -68,11 +68,12 @@ def run_on_terminal(args, env, answer, timeout=300, retype_after=10, max_answers
 
 @pytest.fixture
 def world_at_rest(lab_world, tmp_path):
-    """The seeded world at rest and without a deployment lock (a run killed mid-prompt would leave one)."""
+    """The seeded world at rest and without a deployment lock. Seeded again for each test: a run killed mid-prompt
+    leaves a lock, and a release rolled back by an earlier test in this worker leaves its candidate's revision on
+    slot b, which the plan reads as a deployment to resume (in_progress, whose lock a refusal keeps)."""
     world = World(lab_world, tmp_path, traffic=None)
-    if world.lock() is not None:
-        proc = lab_world.cli("reset", timeout=240)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = lab_world.cli("reset", timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert world.lock() is None
     return world
 
