@@ -57,6 +57,9 @@ MAX_VALUES_PER_DATUM = 150        # CloudWatch limit on distinct Values in one d
 MAX_DATUMS_PER_CALL = 20
 MAX_BODY_BYTES = 10 * 1024 * 1024
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
+CHANGE_POLL_S = 0.2               # how often the refresher looks at the change counter (a read of an int)
+HOT_S = 15.0                      # after a change, the snapshot is read every refresh_s this long (stale reads settle)
+IDLE_REFRESH_S = 5.0              # and otherwise this often, in case something changed that the counter misses
 
 
 # ---------------------------------------------------------------- pure parts (unit-tested)
@@ -463,12 +466,17 @@ class AlbDataPlane:
     """Proxy + refresher + metrics publisher. start() / stop(); stop() ends every thread within a few seconds."""
 
     def __init__(self, endpoint=None, alb_name=None, listener_ports=None, metric_period=None, refresh_s=1.0,
-                 bind="127.0.0.1", region=None, publish=True, seed=None, cw_shape=None, delay_periods=None):
+                 bind="127.0.0.1", region=None, publish=True, seed=None, cw_shape=None, delay_periods=None,
+                 changes=None):
         self.endpoint = endpoint or config.AWS_ENDPOINT
         self.alb_name = alb_name or config.ALB_NAME
         self.listener_ports = dict(listener_ports or config.LISTENER_LOCAL_PORTS)
         self.metric_period = metric_period or config.METRIC_PERIOD
         self.refresh_s = min(float(refresh_s), 1.0)
+        # In the daemon: a counter of routing changes (lab/aws/routing_changes.py). The snapshot is then read when it
+        # moves, every refresh_s for HOT_S after (stale reads, health settling), and every IDLE_REFRESH_S otherwise.
+        self.changes = changes
+        self.refreshes = 0
         self.bind = bind
         self.region = region or config.REGION
         self.publish = publish
@@ -508,6 +516,7 @@ class AlbDataPlane:
         return targets[i % len(targets)]
 
     def refresh(self, elbv2):
+        self.refreshes += 1
         try:
             snapshot = read_snapshot(elbv2, self.alb_name, self.listener_ports)
             self._update_tls(snapshot.certificates)
@@ -555,9 +564,21 @@ class AlbDataPlane:
 
     def _refresh_loop(self):
         elbv2 = _boto_client("elbv2", self.endpoint, self.region)
+        if self.changes is None:
+            while not self._stop.is_set():
+                self.refresh(elbv2)
+                self._stop.wait(self.refresh_s)
+            return
+        seen, hot_until, next_refresh = None, 0.0, 0.0
         while not self._stop.is_set():
-            self.refresh(elbv2)
-            self._stop.wait(self.refresh_s)
+            now = time.monotonic()
+            generation = self.changes()
+            if generation != seen:
+                seen, hot_until, next_refresh = generation, now + HOT_S, now
+            if now >= next_refresh:
+                self.refresh(elbv2)
+                next_refresh = now + (self.refresh_s if now < hot_until else IDLE_REFRESH_S)
+            self._stop.wait(CHANGE_POLL_S)
 
     def publish_period(self, cloudwatch, period_start):
         """Close the period that started at period_start, then put every held period now due (with no delay,

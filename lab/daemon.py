@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from lab import config
+from lab.aws import routing_changes
 
 LOG = logging.getLogger("lab.daemon")
 MAX_LIFETIME_S = int(os.environ.get("LAB_MAX_LIFETIME", 4 * 3600))
@@ -195,6 +196,8 @@ class LabApp:
                     return injected
             return self.moto_app(environ, recording_start_response)
         finally:
+            if service == "elasticloadbalancing" and not action.startswith("Describe"):
+                routing_changes.bump()
             try:
                 record = {"t": round(started, 3), "service": service, "action": action,
                           "status": int(status_holder.get("status", 0) or 0),
@@ -316,7 +319,7 @@ class Lab:
             LOG.warning("ALB data plane not available (%s)", e)
             return
         try:
-            self.alb = AlbDataPlane(endpoint=self.endpoint).start()
+            self.alb = AlbDataPlane(endpoint=self.endpoint, changes=routing_changes.generation).start()
         except Exception:
             LOG.exception("ALB data plane did not start")
             self.alb = None

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from moto.elbv2 import models as elbv2_models
 
 from lab import config
+from lab.aws import routing_changes
 
 LOG = logging.getLogger("lab.target_health")
 TICK_S = 0.5
@@ -136,6 +137,7 @@ class TargetHealthChecker:
         with self.lock:
             self.targets.clear()
             self.draining.clear()
+        routing_changes.bump()
 
     # ---------------------------------------------------------------- the checker loop
     def _backend(self):
@@ -163,7 +165,9 @@ class TargetHealthChecker:
                     if state.in_flight or (state.last_check and now - state.last_check < interval):
                         continue
                     if not tg.health_check_enabled:
-                        state.state = ("unavailable", "Target.HealthCheckDisabled", "Health checks are disabled")
+                        if state.state[0] != "unavailable":
+                            state.state = ("unavailable", "Target.HealthCheckDisabled", "Health checks are disabled")
+                            routing_changes.bump()
                         continue
                     state.in_flight = True
                     state.last_check = now
@@ -181,7 +185,10 @@ class TargetHealthChecker:
                                     (getattr(tg, "matcher", None) or {}).get("HttpCode", "200"))
             with self.lock:
                 if self.targets.get(key) is state:
+                    before = state.state
                     state.record(*result, int(tg.healthy_threshold_count or 5), int(tg.unhealthy_threshold_count or 2))
+                    if state.state != before:
+                        routing_changes.bump()
         except Exception:
             LOG.exception("health check of %s failed unexpectedly", key)
         finally:
@@ -226,10 +233,12 @@ class TargetHealthChecker:
         def register(tg, targets):
             original_register(tg, targets)
             checker_now().on_register(tg, targets)
+            routing_changes.bump()
 
         def deregister(tg, targets):
             original_deregister(tg, targets)
             checker_now().on_deregister(tg, targets)
+            routing_changes.bump()
 
         def health_for(tg, target, ec2_backend):
             registered = tg.targets.get(target["Id"])

@@ -75,7 +75,18 @@ def check_inputs(params):
 
 def make_record(execution_id, owner, digest, service, now, ttl_seconds, nonce=None):
     return dict(execution_id=execution_id, owner=owner, digest=digest, service=service,
-                acquired_at=int(now), expires_at=int(now + ttl_seconds), nonce=nonce or uuid.uuid4().hex)
+                acquired_at=int(now), expires_at=int(now + ttl_seconds), nonce=nonce or uuid.uuid4().hex,
+                deployment_started_at=int(now))
+
+
+def carry_deployment_start(record, existing):
+    """A take of a lock deploying the same digest continues that deployment: it keeps when it began (the last time
+    live served everything, which a resumed run's baseline must end at), whoever takes it."""
+    if existing and record.get("digest") and existing.get("digest") == record["digest"]:
+        began = existing.get("deployment_started_at", existing.get("acquired_at"))
+        if began is not None:
+            return dict(record, deployment_started_at=int(began))
+    return record
 
 
 def encode(record):
@@ -254,6 +265,7 @@ class LockStore(object):
         if outcome is None:
             raise LockRefused("deployment lock %s is held by %s; %s" % (self.name, describe_holder(existing, now), hint),
                               holder=existing, lock_state=kind)
+        record = carry_deployment_start(record, existing)
         if kind == HELD_BY_US:
             # Already ours: keep when it was taken and its nonce, extend the expiry.
             record = dict(record, acquired_at=existing.get("acquired_at", record["acquired_at"]),

@@ -123,6 +123,11 @@ lock:
     nonce:
       description: Random id of this taking of the lock; a renew keeps it.
       type: str
+    deployment_started_at:
+      description: Epoch seconds when the deployment of this digest first took the lock, kept by every later take of
+        a lock deploying the same digest (a rerun, a resume, a broken stale lock); the last moment live served all
+        traffic, where a resumed deployment's baseline ends.
+      type: int
 previous:
   description: The record that was there before, when the lock was renewed, taken over, broken or released.
   returned: when there was one

@@ -68,3 +68,22 @@ def test_describe_holder_names_execution_and_age():
 def test_human_duration():
     assert lock.human_duration(5) == "5s"
     assert lock.human_duration(3725) == "1h 2m"
+
+
+def test_a_take_of_the_same_digest_keeps_when_the_deployment_began():
+    first = lock.make_record("42", "alice", D1, "myapp", 1000, 600)
+    assert first["deployment_started_at"] == 1000
+    resumed = lock.carry_deployment_start(lock.make_record("43", "bob", D1, "myapp", 1300, 600), first)
+    assert resumed["deployment_started_at"] == 1000 and resumed["acquired_at"] == 1300
+    # resumed twice: still the first run's start, when live last served everything
+    again = lock.carry_deployment_start(lock.make_record("44", "bob", D1, "myapp", 1900, 600), resumed)
+    assert again["deployment_started_at"] == 1000
+    # a lock written before the field existed: its acquisition is the best known start
+    legacy = {k: v for k, v in first.items() if k != "deployment_started_at"}
+    assert lock.carry_deployment_start(lock.make_record("43", "bob", D1, "myapp", 1300, 600), legacy)[
+        "deployment_started_at"] == 1000
+    # another image (forced over a busy lock) starts a deployment of its own
+    assert lock.carry_deployment_start(lock.make_record("43", "bob", D2, "myapp", 1300, 600), first)[
+        "deployment_started_at"] == 1300
+    assert lock.carry_deployment_start(lock.make_record("43", "bob", D1, "myapp", 1300, 600), None)[
+        "deployment_started_at"] == 1300
