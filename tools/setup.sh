@@ -48,7 +48,13 @@ fi
 mkdir -p build/collections/ansible_collections/progressive
 ln -sfn "$root" build/collections/ansible_collections/progressive/delivery
 
-# 5. ansible-test bootstraps pip in its venvs from a script it downloads; give it a local one.
+# 5. Modules run from ansible's per-task zips, which Python compiles from source every time; in this venv a path hook
+#    caches their bytecode (tools/ansiballz_bytecode_cache.py; not part of the collection).
+site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+cp tools/ansiballz_bytecode_cache.py "$site/pd_ansiballz_bytecode_cache.py"
+echo "import pd_ansiballz_bytecode_cache; pd_ansiballz_bytecode_cache.install()" > "$site/pd_ansiballz_bytecode_cache.pth"
+
+# 6. ansible-test bootstraps pip in its venvs from a script it downloads; give it a local one.
 tools/ansible-test-pip-shim.sh "$VENV/bin/python"
 
 log "setup done: $("$VENV/bin/ansible" --version | head -1), $("$VENV/bin/python" --version)"
