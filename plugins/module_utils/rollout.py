@@ -54,19 +54,23 @@ def _same_taskdef(arn_or_name, expected):
     return arn_or_name == expected or arns.last_segment(arn_or_name) == arns.last_segment(expected)
 
 
+def _epoch(value, default):
+    return value.timestamp() if hasattr(value, "timestamp") else (value or default)
+
+
 def stopped_since(tasks, service_name, task_definition_arn, since, now):
-    """The tasks of service `service_name` running `task_definition_arn` (any when None) that stopped at or after
-    `since` (epoch seconds). A task still stopping (draining from its target group) has no stoppedAt yet: it stopped
-    `now`."""
+    """The tasks of service `service_name` running `task_definition_arn` (any when None) that were started and
+    stopped at or after `since` (epoch seconds). A task still stopping (draining from its target group) has no
+    stoppedAt yet: it stopped `now`. A task created before `since` belongs to an earlier attempt - the same revision
+    deployed again soon after its rollback scaled it down - and is not this rollout's failure."""
     out = []
     for task in tasks:
-        stopped = task.get("stoppedAt") or task.get("stoppingAt")
-        stamp = stopped.timestamp() if hasattr(stopped, "timestamp") else (stopped or now)
+        stamp = _epoch(task.get("stoppedAt") or task.get("stoppingAt"), now)
         if task.get("group") not in (None, "service:%s" % service_name):
             continue
         if task_definition_arn and task.get("taskDefinitionArn") != task_definition_arn:
             continue
-        if stamp >= since:
+        if stamp >= since and _epoch(task.get("createdAt"), since) >= since:
             out.append(task)
     return out
 

@@ -41,6 +41,8 @@ options:
     default: 5
   max_stopped_tasks:
     description: Fail early once this many tasks of the new deployment have stopped (tasks that keep dying). 0 disables.
+      Counted are tasks of the new revision started and stopped from 30 s before the wait on; tasks of an earlier
+      attempt at the same revision (e.g. scaled down by its rollback just before) are not.
     type: int
     default: 3
 attributes:

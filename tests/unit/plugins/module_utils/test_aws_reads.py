@@ -76,3 +76,16 @@ def test_stopped_since_keeps_the_services_new_revision_stopped_in_the_window():
     kept = rollout.stopped_since(tasks, "myapp-b", "td:2", 950.0, now)
     assert [t["taskArn"] for t in kept] == ["new", "stopping"]
     assert len(rollout.stopped_since(tasks, "myapp-b", None, 950.0, now)) == 3
+
+
+def test_stopped_since_leaves_out_the_tasks_of_an_earlier_attempt():
+    def t(epoch):
+        return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    tasks = [
+        # the same revision's tasks from the attempt that was rolled back: created long before, stopped just now
+        {"taskArn": "rolled-back", "group": "service:myapp-b", "taskDefinitionArn": "td:2", "createdAt": t(700.0),
+         "stoppedAt": t(960.0)},
+        {"taskArn": "this-attempt", "group": "service:myapp-b", "taskDefinitionArn": "td:2", "createdAt": t(955.0),
+         "stoppedAt": t(990.0)},
+    ]
+    assert [x["taskArn"] for x in rollout.stopped_since(tasks, "myapp-b", "td:2", 950.0, 1000.0)] == ["this-attempt"]
