@@ -38,7 +38,8 @@ def test_draw_injects_errors_at_the_rate_and_adds_latency():
     draws = [state.draw() for _ in range(4000)]
     errors = sum(1 for _, fail in draws if fail)
     assert 150 <= errors <= 250
-    assert all(0.205 <= delay <= 0.215 for delay, _ in draws)
+    low, high = server.BASE_LATENCY_MS
+    assert all((200 + low) / 1000 <= delay <= (200 + high) / 1000 for delay, _ in draws)
     assert state.served == 4000
     healthy = server.AppState("t", "t", dict(server.HEALTHY), rng=random.Random(7))
     assert not any(healthy.draw()[1] for _ in range(1000))
