@@ -27,6 +27,14 @@ options:
     description: Clusters whose services' revisions are never deregistered. Default every cluster of the region.
     type: list
     elements: str
+  services:
+    description:
+      - Only these services (names or ARNs) of O(clusters) keep their revisions; only they are described.
+      - A deployer's policy scoped to its app's services may not describe the other services of a shared cluster,
+        and need not - ECS lets a service go on running and scaling a revision deregistered under it.
+      - Default every service of O(clusters) (ListServices and DescribeServices on all of them).
+    type: list
+    elements: str
 attributes:
   check_mode:
     description: Lists what it would deregister.
@@ -43,6 +51,7 @@ EXAMPLES = r"""
     family: myapp
     keep: 10
     clusters: [prod-ecs-cluster]
+    services: [myapp-a, myapp-b]
 """
 
 RETURN = r"""
@@ -69,10 +78,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.modules impor
 from ansible_collections.progressive.delivery.plugins.module_utils import hold as holdlib
 
 
-def revisions_in_use(ecs, clusters):
+def revisions_in_use(ecs, clusters, services=None):
     used = set()
     for cluster in clusters:
-        arns = reads.paginate(ecs, "list_services", "serviceArns", cluster=cluster)
+        arns = services if services is not None else reads.paginate(ecs, "list_services", "serviceArns", cluster=cluster)
         for service in reads.describe_services(ecs, cluster, arns):
             used.add(service.get("taskDefinition"))
             used.update(d.get("taskDefinition") for d in service.get("deployments") or [])
@@ -85,6 +94,7 @@ def main():
             family=dict(type="str", required=True),
             keep=dict(type="int", default=10),
             clusters=dict(type="list", elements="str"),
+            services=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
@@ -98,7 +108,7 @@ def main():
             clusters = reads.paginate(ecs, "list_clusters", "clusterArns")
         active = reads.paginate(ecs, "list_task_definitions", "taskDefinitionArns", familyPrefix=p["family"], status="ACTIVE")
         mine = sorted((n for f, n in (holdlib.revision_number(a) for a in active) if f == p["family"]), reverse=True)
-        in_use = revisions_in_use(ecs, clusters) if p["keep"] else []
+        in_use = revisions_in_use(ecs, clusters, p["services"]) if p["keep"] else []
         drop = holdlib.revisions_to_deregister(p["family"], active, p["keep"], in_use)
         if drop and not module.check_mode:
             for name in drop:

@@ -97,6 +97,11 @@ def test_hold_ends_the_job_warm_then_ecs_cleanup_scales_down_once_passed(world):
             "cpu", "memory")
     for _ in range(2):
         world.ecs.register_task_definition(**{k: td[k] for k in keep if k in td})
+    # Another team's service in the same cluster, which the deployer's policy does not let it describe: the cleanup
+    # and the pruning must look at the application's slots only (as in a shared production cluster).
+    other = world.ecs.register_task_definition(**dict({k: td[k] for k in keep if k in td}, family="payments-api"))
+    world.ecs.create_service(cluster="prod-ecs-cluster", serviceName="payments-api", desiredCount=0,
+                             taskDefinition=other["taskDefinition"]["taskDefinitionArn"])
     started = time.time()
     # As an assumed role, renewed before every phase (a refresh margin as long as the session); the IAM preflight
     # simulates the caller, that is the role.
