@@ -476,7 +476,6 @@ class AlbDataPlane:
         # In the daemon: a counter of routing changes (lab/aws/routing_changes.py). The snapshot is then read when it
         # moves, every refresh_s for HOT_S after (stale reads, health settling), and every IDLE_REFRESH_S otherwise.
         self.changes = changes
-        self.refreshes = 0
         self.bind = bind
         self.region = region or config.REGION
         self.publish = publish
@@ -516,7 +515,6 @@ class AlbDataPlane:
         return targets[i % len(targets)]
 
     def refresh(self, elbv2):
-        self.refreshes += 1
         try:
             snapshot = read_snapshot(elbv2, self.alb_name, self.listener_ports)
             self._update_tls(snapshot.certificates)

@@ -49,24 +49,27 @@ class PayloadZipImporter(zipimport.zipimporter):
             raise ImportError("not an AnsiballZ payload", path=path)
         super().__init__(path)
 
-    def get_filename(self, fullname):
-        """The source's path in the zip. zipimport compiles the module to answer this (and find_spec asks it)."""
+    def _source_and_path(self, fullname):
+        """(source, its path in the zip), or (None, None) for a module without source here. Not zipimport's
+        get_filename(): it compiles the module to answer (and find_spec asks it)."""
         try:
             package = self.is_package(fullname)
-        except zipimport.ZipImportError:
-            return super().get_filename(fullname)
+            source = self.get_source(fullname)
+        except Exception:   # pylint: disable=broad-except  # zipimport answers as it would without the cache
+            return None, None
+        if source is None:
+            return None, None
         name = fullname.rpartition(".")[2]
-        path = os.path.join(self.archive, self.prefix, os.path.join(name, "__init__.py") if package else name + ".py")
-        return path if self.get_source(fullname) is not None else super().get_filename(fullname)
+        return source, os.path.join(self.archive, self.prefix,
+                                    os.path.join(name, "__init__.py") if package else name + ".py")
+
+    def get_filename(self, fullname):
+        return self._source_and_path(fullname)[1] or super().get_filename(fullname)
 
     def get_code(self, fullname):
-        try:
-            source = self.get_source(fullname)
-        except Exception:   # pylint: disable=broad-except
-            source = None
+        source, filename = self._source_and_path(fullname)
         if source is None:
             return super().get_code(fullname)
-        filename = self.get_filename(fullname)
         key = cache_key(fullname, source)
         entry = os.path.join(cache_dir(), key[:2], key)
         try:
