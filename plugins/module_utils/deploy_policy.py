@@ -186,27 +186,6 @@ def step_action(verdict, step, policy, history):
     return act(ROLLBACK, "%s; rolling back as the policy says" % why)
 
 
-def step_record(step, verdict, decision, weights=None, shifted_at=None):
-    """The deployment record's entry for one step: what the role keeps, reports, audits and notifies."""
-    return {
-        "percent": int(step["percent"]),
-        "question": decision.get("question", ""),
-        "decision": verdict.get("decision", "planned"),
-        "action": decision.get("action", "planned"),
-        "reason": decision.get("reason", ""),
-        "summary": verdict.get("summary", ""),
-        "metrics": verdict.get("metrics", []),
-        "weights": weights or {},
-        "shifted_at": shifted_at or "",
-        "decided_at": verdict.get("decided_at", ""),
-        "score": verdict.get("score"),
-        "looks": verdict.get("looks", 0),
-        "early_exit": verdict.get("early_exit", False),
-        "window": verdict.get("window", {}),
-        "periods": verdict.get("periods", []),
-    }
-
-
 def shift_plan(steps, current_percent=0, period=60, delay=0, max_extensions=0, extension_seconds=0):
     """The steps still to do and how the false-fail budget is numbered over the whole deployment.
 

@@ -146,11 +146,3 @@ def test_a_rerun_resumes_at_the_step_it_stopped_in():
     assert resumed["index"] == 1 and resumed["position"] == "gate"  # the same question as in the first run
     with pytest.raises(ValueError, match="must end at 100"):
         dp.shift_plan([{"percent": 10, "watch_seconds": 1}])
-
-
-def test_the_step_record_carries_question_action_and_reason():
-    record = dp.step_record({"percent": 50}, {"decision": "pass", "metrics": [], "looks": 3},
-                            {"action": "advance", "reason": "shown", "question": dp.QUESTIONS["gate"]},
-                            weights={"a": 50, "b": 50}, shifted_at="2026-12-01T10:00:00Z")
-    assert record["percent"] == 50 and record["action"] == "advance" and record["question"] == "shown no worse than live?"
-    assert record["reason"] == "shown" and record["weights"] == {"a": 50, "b": 50} and record["looks"] == 3
