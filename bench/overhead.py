@@ -108,6 +108,19 @@ def phase_of(name, current):
     return "playbook's own tasks (facts, includes)"
 
 
+def calls_by_task(records, timings):
+    """[(task name, {"service:Action": n})] for the tasks that made AWS calls, in run order: each call goes to the
+    task running when the lab logged it (the lab logs a request as it ends)."""
+    out = []
+    for name, _host, start, end, _res in timings:
+        if start is None or end is None:
+            continue
+        mine = [r for r in records if start <= r["t"] <= end + 0.05]
+        if mine:
+            out.append((name, labbench.count_calls(mine)[0]))
+    return out
+
+
 def phases(timings):
     """[(phase, seconds)] in run order, from task_timings(); consecutive tasks of a phase summed."""
     out, current, step = [], "", ""
@@ -197,7 +210,8 @@ def one_run(lab, rps, workdir, index):
     if traffic:
         traffic.stop()
     time.sleep(0.5)   # the request log is written as each request ends
-    calls, total = labbench.count_calls(lab.api_calls(offset, started, started + wall, key=key))
+    records = lab.api_calls(offset, started, started + wall, key=key)
+    calls, total = labbench.count_calls(records)
     timings = labbench.task_timings(result)
     in_tasks = sum(end - start for _n, _h, start, end, _r in timings if start and end)
     per_phase = phases(timings)
@@ -209,6 +223,7 @@ def one_run(lab, rps, workdir, index):
            "api_calls": calls, "api_calls_total": total, "key": key,
            "timings": [(name, round(start - started, 2), round(end - started, 2))
                        for name, _h, start, end, _r in timings if start and end],
+           "calls_by_task": calls_by_task(records, timings),
            "failures": result.failures()[:3] if result.rc else []}
     return run
 

@@ -94,8 +94,8 @@ def test_pause_with_no_terminal_to_ask_on_rolls_back_instead_of_going_on(moto):
     world = blue_green(moto)
     result = run_shift(moto, world, "pause")
     assert result.rc != 0
-    assert result.task("Settle the step's action")["ansible_facts"]["ecs_traffic_shift_action"] == "rollback"
-    # The candidate loses its production share before the step is recorded, told about and failed.
+    assert records(result)[-1]["action"] == "rollback"
+    # The candidate loses its production share before the step is audited, told about and failed.
     pulled = result.task("Take production traffic off the candidate at once, as the step says roll back")
     assert pulled["changed"] is True and pulled["percentages"] == {"myapp-a": 100, "myapp-b": 0}, pulled
     assert {g["target_group_name"]: g["weight"] for g in pulled["previous"]["target_groups"]} == {"myapp-a": 50, "myapp-b": 50}
