@@ -90,7 +90,7 @@ def cw_compare_metric_fields():
 
 def message_sources():
     """The text of the code that can print a message, whitespace collapsed (YAML folds long messages)."""
-    files = list(REPO.glob("roles/*/tasks/*.yml")) + list(REPO.glob("playbooks/*.yml"))
+    files = list(REPO.glob("roles/*/tasks/*.yml")) + list(REPO.glob("playbooks/**/*.yml"))
     files += list(REPO.glob("plugins/**/*.py"))
     return re.sub(r"\s+", " ", "\n".join(p.read_text(encoding="utf-8") for p in files))
 
