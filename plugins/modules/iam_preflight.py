@@ -215,6 +215,7 @@ def main():
 
     try:
         evaluations = []
+        # One call for all actions on all their resources while the answers fit a page; each action judged on its own.
         for batch_actions, batch_resources in iam_actions.simulation_batches(actions, p["resources"], action_resources):
             evaluations.extend(simulate(iam, principal, batch_actions, batch_resources, names))
     except is_boto3_error_code("NoSuchEntity") as e:
@@ -230,7 +231,8 @@ def main():
                              "API response (%s) - it may not implement IAM policy simulation; the preflight could not check "
                              "any permission" % (principal, first_line), **result)
 
-    allowed, denied = iam_actions.simulation_report(evaluations, actions)
+    allowed, denied = iam_actions.simulation_report(
+        evaluations, actions, iam_actions.wanted_resources(actions, p["resources"], action_resources))
     result.update(allowed=allowed, denied=denied)
     if denied:
         module.fail_json(msg="%s is not allowed %d of %d action(s) the run needs: %s"
