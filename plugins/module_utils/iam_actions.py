@@ -563,9 +563,7 @@ def simulation_batches(actions, resources, action_resources=None, max_pairs=SIMU
     wanted = wanted_resources(actions, resources, action_resources)
     batches = []
     for action in actions:
-        if batches and action in batches[-1][0]:
-            continue
-        if any(action in batch_actions for batch_actions, _ in batches):
+        if any(action in batch[0] for batch in batches):
             continue
         if batches:
             batch_actions, batch_resources = batches[-1]

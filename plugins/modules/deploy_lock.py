@@ -27,7 +27,7 @@ description:
     decides on the exact value read, and writes or deletes. SSM has no compare-and-swap; a claim left by a run killed
     in that second is ignored and deleted after 30 seconds (see module_utils/deploy_lock.py for the window).
   - The holder renews or releases a lock that expires more than 30 seconds from now without the claim (read, then
-    overwrite or delete: 2 calls): no honest writer may change a lock that is held and not stale - breaking needs it
+    overwrite or delete, 2 calls), as no honest writer may change a lock that is held and not stale - breaking needs it
     stale, a takeover needs O(force) or O(resume) on purpose, and after such a takeover one of the two runs is
     stopped at its next renew.
   - Exists because M(community.aws.ssm_parameter) reads before it writes, which is not atomic, and it does not
