@@ -8,6 +8,8 @@ instead of renames": the slot the production listener sends all weight to is liv
 the candidate is the slot whose service runs the digest being deployed.
 """
 
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
+
 from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image
 from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
 
@@ -89,3 +91,14 @@ def health_check(target_group):
         found["matcher"] = dict((k, v) for k, v in (("http_code", matcher.get("HttpCode")),
                                                     ("grpc_code", matcher.get("GrpcCode"))) if v is not None)
     return found
+
+
+def elb_dimension(arn):
+    """The CloudWatch dimension value of an ELB ARN: `targetgroup/<name>/<id>` for a target group, `app/<name>/<id>`
+    for a load balancer; None for anything else."""
+    resource = (parse_aws_arn(str(arn or "")) or {}).get("resource") or ""
+    if resource.startswith("targetgroup/"):
+        return resource
+    if resource.startswith("loadbalancer/"):
+        return resource[len("loadbalancer/"):]
+    return None

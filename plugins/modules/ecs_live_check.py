@@ -130,8 +130,8 @@ capacity:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
-from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils import live_check
+from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
     BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 
@@ -163,7 +163,7 @@ def main():
                                                 if lb.get("targetGroupArn")), None)
         result = live_check.check(
             module, ecs, p["cluster"], service, taskdef, target_group_arn=tg_arn,
-            target_group_name=arns.target_group_dimension(tg_arn) if tg_arn else None,
+            target_group_name=slotlib.elb_dimension(tg_arn) if tg_arn else None,
             candidate_desired_count=p["candidate_desired_count"], candidate_running_count=p["candidate_running_count"],
             check_steady=p["check_steady"], check_capacity=p["check_capacity"],
             max_cluster_tasks=p["max_cluster_tasks"], usage_window=p["usage_window"])

@@ -246,7 +246,6 @@ candidate:
   type: dict
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
@@ -278,15 +277,6 @@ def resolve_listeners(module, elbv2):
                          % (lb["LoadBalancerName"], port, sorted(li["Port"] for li in listeners)))
     test = next((li for li in listeners if li["Port"] == params["test_listener_port"]), None)
     return lb, listener, test
-
-
-def dimension(arn, prefix):
-    """The CloudWatch dimension value of an ELB ARN: `targetgroup/<name>/<id>`, or `app/<name>/<id>` for a load
-    balancer (prefix `loadbalancer/` dropped); None for anything else."""
-    resource = (parse_aws_arn(arn or "") or {}).get("resource") or ""
-    if not resource.startswith(prefix):
-        return None
-    return resource if prefix == "targetgroup/" else resource[len(prefix):]
 
 
 def describe_slot_service(module, ecs, name, container_name, service, taskdefs):
@@ -394,7 +384,7 @@ def main():
                                          described.get(service_names[slot]), taskdefs)
             tg = target_groups[slot]
             info.update(target_group_arn=tg["TargetGroupArn"], target_group_name=tg["TargetGroupName"],
-                        target_group_dimension=dimension(tg["TargetGroupArn"], "targetgroup/"),
+                        target_group_dimension=slotlib.elb_dimension(tg["TargetGroupArn"]),
                         target_group_health_check=slotlib.health_check(tg))
             slots[slot] = info
     except (BotoCoreError, ClientError) as e:
@@ -410,7 +400,7 @@ def main():
     result = dict(changed=False, weights=weights, percentages=percentages, slots=slots,
                   listener_arn=listener["ListenerArn"], load_balancer_arn=lb["LoadBalancerArn"],
                   load_balancer_dns_name=lb.get("DNSName"),
-                  load_balancer_dimension=dimension(lb["LoadBalancerArn"], "loadbalancer/"), **decision)
+                  load_balancer_dimension=slotlib.elb_dimension(lb["LoadBalancerArn"]), **decision)
     result["digest"] = digest
     if lock is not None:
         result["lock"] = lock

@@ -127,10 +127,10 @@ try:
 except ImportError:
     ResponseParserError = Exception  # AnsibleAWSModule reports the missing botocore
 
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
-from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
     BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
@@ -206,7 +206,7 @@ def main():
     names = None
     action_resources = dict(p["action_resources"])
     if p["scope"] is not None:
-        parts = arns.parse(principal) or {}
+        parts = parse_aws_arn(principal) or {}
         partition, account = parts.get("partition"), parts.get("account_id")
         names = iam_actions.scope_names(dict(dict(partition=partition, account=account, region=module.region or "*"),
                                              **p["scope"]))
