@@ -375,8 +375,8 @@ def main():
         # both services in one DescribeServices call, both target groups in one DescribeTargetGroups call
         for service in reads.describe_services(ecs, params["cluster"], [service_names[s] for s in slotlib.SLOT_NAMES],
                                                include=["TAGS"]):
-            if service.get("status") == "ACTIVE":
-                described[service["serviceName"]] = service
+            if service.get("status") == "ACTIVE":      # by name and by ARN, as the slots may name them
+                described[service["serviceName"]] = described[service["serviceArn"]] = service
         target_groups = find_slot_target_groups(module, elbv2, tg_refs)
         slots = {}
         for slot in slotlib.SLOT_NAMES:

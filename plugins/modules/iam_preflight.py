@@ -58,6 +58,9 @@ notes:
     for a role with a path).
   - The simulation covers identity-based policies and permissions boundaries of the principal, not resource policies
     or service control policies.
+  - One C(SimulatePrincipalPolicy) call holds every action on the union of their resources (AWS evaluates each
+    action on each resource of a call); each action is judged only on its own resources. Calls are split only when
+    actions x resources would exceed one page of answers (1000).
   - C(iam:PassRole) is simulated with the context key C(iam:PassedToService=ecs-tasks.amazonaws.com), the only service
     the flow passes roles to.
 """
