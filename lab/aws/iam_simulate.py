@@ -2,7 +2,8 @@
 
 The principal (user, role or group ARN) is evaluated with its inline and attached managed policies (a
 user's also with those of its groups), plus any PolicyInputList documents; see iam_policy for what is
-and is not evaluated (conditions are ignored). Paging: every result in one page (IsTruncated false).
+and is not evaluated (conditions are ignored). Results: one per action and resource of the call (each action on every
+resource, as AWS evaluates them), paged as AWS pages them: MaxItems (1-1000, default 100) a page, Marker to go on.
 """
 from moto.core.responses import ActionResult
 from moto.iam import responses as iam_responses
@@ -58,6 +59,21 @@ def _check_actions(actions):
         raise InvalidInput("ActionNames must contain at least one action")
 
 
+def _page(params, results):
+    """A page of `results` as AWS returns it: MaxItems (1-1000, default 100) from Marker, IsTruncated and Marker."""
+    try:
+        size = int(params.get("MaxItems") or 100)
+        start = int(params.get("Marker") or 0)
+    except (TypeError, ValueError):
+        raise InvalidInput("Invalid Marker or MaxItems")
+    if not 1 <= size <= 1000:
+        raise InvalidInput("MaxItems must be between 1 and 1000, got %s" % size)
+    page = {"EvaluationResults": results[start:start + size], "IsTruncated": start + size < len(results)}
+    if page["IsTruncated"]:
+        page["Marker"] = str(start + size)
+    return ActionResult(page)
+
+
 def simulate_principal_policy(self):
     params = self._get_params()
     source = params.get("PolicySourceArn")
@@ -66,7 +82,7 @@ def simulate_principal_policy(self):
     policies = principal_policies(self.backend, source or "")
     policies += _input_policies(params.get("PolicyInputList"))
     results = evaluation_results(policies, actions, params.get("ResourceArns") or ["*"])
-    return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+    return _page(params, results)
 
 
 def simulate_custom_policy(self):
@@ -77,7 +93,7 @@ def simulate_custom_policy(self):
     if not documents:
         raise InvalidInput("PolicyInputList must contain at least one policy document")
     results = evaluation_results(_input_policies(documents), actions, params.get("ResourceArns") or ["*"])
-    return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+    return _page(params, results)
 
 
 def install():

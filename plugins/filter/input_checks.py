@@ -1,8 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: progressive.delivery contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The url_problems, systemd_environment_problems and s3_location_problems filters (documented in the .yml files
-beside this one): lists of problems, each naming the input, for roles and playbooks to refuse before any change."""
+"""The url_problems, systemd_environment_problems, s3_location_problems, deployment_input_problems and
+deployment_state_problems filters (lists of problems, each naming the input, for roles and playbooks to refuse before
+any change) and lock_ttl (the deployment lock's TTL for a traffic schedule); documented in the .yml files beside this
+one."""
 
 from ansible_collections.progressive.delivery.plugins.module_utils import input_checks
 
@@ -19,7 +21,24 @@ def s3_location_problems(bucket, key=None):
     return input_checks.s3_location_problems(bucket, key)
 
 
+def deployment_input_problems(inputs, names=None):
+    inputs = inputs or {}
+    return input_checks.deployment_input_problems(inputs.get("image_tag"), inputs.get("image_tag_pattern"),
+                                                  inputs.get("execution_id"), inputs.get("lock_name"), names)
+
+
+def deployment_state_problems(slots, image=None, pushed=None, cluster=None, lock_name=None, now=0,
+                              ecr_account_given=False):
+    return input_checks.deployment_state_problems(pushed, image, slots, cluster, lock_name, int(now), bool(ecr_account_given))
+
+
+def lock_ttl(steps, max_extensions=1, extension_seconds=0, floor_seconds=900, margin_seconds=300, override_seconds=0):
+    return input_checks.lock_ttl_seconds([step["watch_seconds"] for step in steps or []], max_extensions,
+                                         extension_seconds, floor_seconds, margin_seconds, override_seconds)
+
+
 class FilterModule(object):
     def filters(self):
         return {"url_problems": url_problems, "systemd_environment_problems": systemd_environment_problems,
-                "s3_location_problems": s3_location_problems}
+                "s3_location_problems": s3_location_problems, "deployment_input_problems": deployment_input_problems,
+                "deployment_state_problems": deployment_state_problems, "lock_ttl": lock_ttl}

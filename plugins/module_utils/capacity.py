@@ -143,3 +143,17 @@ def task_cap(max_tasks, running_tasks, tasks):
 
 def _num(value):
     return ("%.2f" % value).rstrip("0").rstrip(".")
+
+
+def live_check_message(service, result, check_steady=True):
+    """One line on the live service's steadiness and each capacity check, for a refusal or the log."""
+    parts = []
+    if not result["steady"]:
+        parts.append("live service %s is not steady: %s. Recent events: %s. Let it settle (or fix it) before deploying"
+                     % (service["serviceName"], "; ".join(result["problems"]), " | ".join(result["events"]) or "none"))
+    elif check_steady:
+        parts.append("live service %s is steady (%d/%d running, %s healthy targets)"
+                     % (service["serviceName"], service.get("runningCount", 0), int(service.get("desiredCount", 0)),
+                        result.get("healthy_targets", "?")))
+    parts += [c["message"] for c in result["capacity"]]
+    return "; ".join(parts)

@@ -23,6 +23,15 @@ How it stays with one holder, over an API without compare-and-swap (SSM PutParam
   none), so two runs that both find the same expired claim at the same instant could both delete it and, if a third
   takes a new claim in between, remove that one. That needs a crashed claimer plus three runs within milliseconds.
   Reads are assumed strongly consistent after a write (GetParameter of the latest version).
+* Renew and release by the holder, without the claim (2 calls: read, then overwrite / delete): when the record read
+  carries this execution id and its expiry is more than CLAIM_TTL seconds away (holder_fast_path()), no honest writer
+  may change it before our write lands. A fresh take cannot (the parameter exists), breaking needs the lock stale
+  (expires_at passed, and it is CLAIM_TTL away - far beyond the read-write's < 1 s), a foreign release or renew is
+  refused (not theirs), and the claim protocol's own writers decide on what they read, which is ours and not stale.
+  Only a deliberate takeover (force=true, or resume=true of the same digest) may land between our read and our write;
+  then one of the two runs is stopped at its next renew (lock lost, or absent), which is what such a takeover of a
+  live run means anyway. Everything else - a take of an existing record, a stale or near-expiry lock, another
+  execution's lock, force - keeps the claim.
 """
 
 import json
@@ -153,6 +162,14 @@ def human_duration(seconds):
     return "%ds" % secs
 
 
+def holder_fast_path(existing, execution_id, now, margin=None):
+    """True when a renew / release of `existing` by `execution_id` needs no claim: the record is this execution's and
+    expires more than `margin` (default CLAIM_TTL) seconds from `now` (see the module docstring)."""
+    margin = CLAIM_TTL if margin is None else margin
+    return bool(existing) and existing.get("execution_id") == execution_id \
+        and int(existing.get("expires_at", 0)) > int(now) + int(margin)
+
+
 def step_ttl(watch_seconds, extension_seconds=0, margin_seconds=300, floor_seconds=0):
     """A lock TTL covering one traffic step: the longest watch, its extension, a margin; at least floor_seconds
     (e.g. the green deployment's budget, which runs between taking the lock and the first heartbeat)."""
@@ -274,8 +291,9 @@ class LockStore(object):
 
     def renew(self, execution_id, ttl_seconds, check_mode=False):
         """Extend the expiry to now + ttl_seconds, only while this execution holds the lock."""
-        def change():
-            existing = self.read()
+        def change(existing=None, read=True):
+            if read:
+                existing = self.read()
             now = self.clock()
             if existing is None:
                 raise LockRefused("deployment lock %s is not held (released, or broken and released); execution %s "
@@ -288,13 +306,16 @@ class LockStore(object):
             if not check_mode:
                 self._overwrite(new)
             return "renewed", new, existing
-        if check_mode:
-            return change()
+        existing = self.read()
+        if check_mode or existing is None or existing.get("execution_id") != execution_id \
+                or holder_fast_path(existing, execution_id, self.clock()):
+            return change(existing, read=False)
         return self._guarded(execution_id, change)
 
     def release(self, execution_id, force=False, check_mode=False):
-        def change():
-            existing = self.read()
+        def change(existing=None, read=True):
+            if read:
+                existing = self.read()
             if existing is None:
                 return "absent", {}, None
             if existing.get("execution_id") != execution_id and not force:
@@ -303,6 +324,8 @@ class LockStore(object):
             if not check_mode:
                 self._delete(self.name)
             return "released", existing, existing
-        if check_mode or self.read() is None:
-            return change()
+        existing = self.read()
+        if check_mode or existing is None or holder_fast_path(existing, execution_id, self.clock()) \
+                or (existing.get("execution_id") != execution_id and not force):
+            return change(existing, read=False)
         return self._guarded(execution_id, change)

@@ -540,23 +540,39 @@ def check_action_resources(action_resources, actions):
     return errors
 
 
-def simulation_batches(actions, resources, action_resources=None):
-    """[(actions, resources)] - one SimulatePrincipalPolicy call per distinct resource list, in order.
+# Results one simulation call may answer: AWS answers each action on each resource of the call (action x resource
+# results, or one result per action with ResourceSpecificResults), at most 1000 items a page.
+SIMULATION_MAX_PAIRS = 1000
 
-    Actions named in `action_resources` are checked on their own resources (for example iam:PassRole
-    on the task and execution roles: a policy that scopes PassRole to them denies it on `*`).
-    """
+
+def wanted_resources(actions, resources, action_resources=None):
+    """{action: [resource, ...]} - what each action is judged on: its own resources, else `resources`."""
     action_resources = action_resources or {}
+    return dict((action, list(action_resources.get(action) or resources)) for action in actions)
+
+
+def simulation_batches(actions, resources, action_resources=None, max_pairs=SIMULATION_MAX_PAIRS):
+    """[(actions, resources)] - as few SimulatePrincipalPolicy calls as the API allows.
+
+    AWS evaluates every action of a call on every resource of it, so one call can hold actions with different
+    resources (each judged only on its own by simulation_report(wanted=...)): the actions, in order, go into one call
+    with the union of their resources while actions x resources stays within `max_pairs` (one page of answers).
+    Actions named in `action_resources` are checked on their own resources (for example iam:PassRole on the task and
+    execution roles: a policy that scopes PassRole to them denies it on `*`).
+    """
+    wanted = wanted_resources(actions, resources, action_resources)
     batches = []
     for action in actions:
-        wanted = list(action_resources.get(action) or resources)
-        for batch_actions, batch_resources in batches:
-            if batch_resources == wanted:
-                if action not in batch_actions:
-                    batch_actions.append(action)
-                break
-        else:
-            batches.append(([action], wanted))
+        if any(action in batch[0] for batch in batches):
+            continue
+        if batches:
+            batch_actions, batch_resources = batches[-1]
+            union = batch_resources + [r for r in wanted[action] if r not in batch_resources]
+            if (len(batch_actions) + 1) * len(union) <= max_pairs:
+                batch_actions.append(action)
+                batch_resources[:] = union
+                continue
+        batches.append(([action], list(dict.fromkeys(wanted[action]))))
     return batches
 
 
@@ -575,29 +591,39 @@ def context_entries(actions, names=None):
     return entries
 
 
-def simulation_report(evaluation_results, actions):
+def simulation_report(evaluation_results, actions, wanted=None):
     """(allowed actions, denied [{action, decision, resource}]) from SimulatePrincipalPolicy's EvaluationResults.
 
     An action is allowed only when every resource it was checked on allowed it; each denied
-    (action, resource) is listed with its decision. An action the results do not mention is denied
-    as `missing` (the simulation never answered for it).
+    (action, resource) is listed with its decision. Results come one per action and resource, or one per action with
+    ResourceSpecificResults; both are read. With `wanted` ({action: resources}, wanted_resources()), an action is
+    judged only on its own resources - a merged call also answers it on the other actions' resources - and each of
+    its resources the simulation did not answer is denied as `missing`; an action the results do not mention at all
+    is denied as `missing` (resource None).
     """
+    wanted_lower = dict((a.lower(), set(r)) for a, r in (wanted or {}).items())
     denied = []
-    seen = set()
+    answered = {}
     for result in evaluation_results:
         action = result.get("EvalActionName")
-        seen.add(action.lower() if action else action)
+        key = action.lower() if action else action
+        answered.setdefault(key, set())
         per_resource = result.get("ResourceSpecificResults") or []
-        if per_resource:
-            for item in per_resource:
-                if item.get("EvalResourceDecision") != "allowed":
-                    denied.append(dict(action=action, decision=item.get("EvalResourceDecision"),
-                                       resource=item.get("EvalResourceName")))
-        elif result.get("EvalDecision") != "allowed":
-            denied.append(dict(action=action, decision=result.get("EvalDecision"), resource=result.get("EvalResourceName") or "*"))
+        pairs = [(item.get("EvalResourceName"), item.get("EvalResourceDecision")) for item in per_resource] or \
+            [(result.get("EvalResourceName") or "*", result.get("EvalDecision"))]
+        for resource, decision in pairs:
+            if key in wanted_lower and resource not in wanted_lower[key]:
+                continue
+            answered[key].add(resource)
+            if decision != "allowed":
+                denied.append(dict(action=action, decision=decision, resource=resource))
     for action in actions:
-        if action.lower() not in seen:
+        key = action.lower()
+        if key not in answered:
             denied.append(dict(action=action, decision="missing", resource=None))
+        elif key in wanted_lower:
+            denied += [dict(action=action, decision="missing", resource=r)
+                       for r in (wanted or {}).get(action, []) if r not in answered[key]]
     denied_names = set(d["action"].lower() for d in denied)
     allowed = [a for a in actions if a.lower() not in denied_names]
     return allowed, denied

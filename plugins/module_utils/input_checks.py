@@ -121,3 +121,95 @@ def s3_location_problems(bucket, key, bucket_name="vm_deploy_s3_bucket", key_nam
             problems.append("%s %r is not an object key to download (no leading /, no . or .. segments, no control "
                             "characters, not ending with /)" % (key_name, key))
     return problems
+
+
+EXECUTION_ID_RE = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")
+LOCK_NAME_RE = re.compile(r"^/[A-Za-z0-9_.\-/]{1,1000}$")
+RESERVED_LOCK_RE = re.compile(r"^/(aws|ssm)", re.IGNORECASE)
+
+
+def deployment_input_problems(image_tag, image_tag_pattern, execution_id, lock_name, names=None):
+    """Problems with a deployment's own inputs (ecs_validate's, before any AWS call): the image tag against the tag
+    pattern (matched in full), the execution id (1-128 of [A-Za-z0-9_.:@+=-]) and the lock's SSM parameter path
+    (/..., no //, not under /aws or /ssm). `names` renames the inputs in the messages ({image_tag, image_tag_pattern,
+    execution_id, lock_name} -> the caller's variable names)."""
+    n = dict(image_tag="ecs_validate_image_tag", image_tag_pattern="ecs_validate_image_tag_pattern",
+             execution_id="ecs_validate_execution_id", lock_name="ecs_validate_lock_name", event="ecs_validate_ecr_event")
+    n.update(names or {})
+    problems = []
+    tag = "" if image_tag is None else str(image_tag)
+    try:
+        matches = bool(tag) and re.match("(?:%s)\\Z" % image_tag_pattern, tag) is not None
+    except (re.error, TypeError) as e:
+        problems.append("%s %r is not a regular expression: %s" % (n["image_tag_pattern"], image_tag_pattern, e))
+        matches = None
+    if matches is False:
+        problems.append("image tag %s is not allowed: it must match %s (set %s, or give an ECR push event in %s)"
+                        % (_json(tag), image_tag_pattern, n["image_tag"], n["event"]))
+    if not isinstance(execution_id, str) or not EXECUTION_ID_RE.match(execution_id):
+        problems.append("%s %s is not allowed: 1-128 letters, digits and _.:@+=-" % (n["execution_id"], _json(execution_id)))
+    if not isinstance(lock_name, str) or not LOCK_NAME_RE.match(lock_name) or "//" in lock_name \
+            or RESERVED_LOCK_RE.match(lock_name):
+        problems.append("%s %s is not an SSM parameter path: /, then letters, digits and _.-/, not under /aws or /ssm"
+                        % (n["lock_name"], _json(lock_name)))
+    return problems
+
+
+def _json(value):
+    import json
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def lock_ttl_seconds(watch_seconds, max_extensions=1, extension_seconds=0, floor_seconds=900, margin_seconds=300,
+                     override_seconds=0):
+    """The deployment lock's TTL: one traffic step - the longest watch plus its extensions (each
+    `extension_seconds`, 0 meaning as long as the watch) - at least `floor_seconds` (the green deployment's budget,
+    which runs before the first renewal), plus `margin_seconds`; `override_seconds` > 0 wins."""
+    if int(override_seconds or 0) > 0:
+        return int(override_seconds)
+    longest = max([int(w) for w in watch_seconds] or [0])
+    step = longest + int(max_extensions or 0) * (int(extension_seconds or 0) or longest)
+    return max(step, int(floor_seconds or 0)) + int(margin_seconds or 0)
+
+
+def deployment_state_problems(pushed, image, slots, cluster, lock_name, now, ecr_account_given=False):
+    """Refusals of a deployment from what the reads found (ecs_validate, before any AWS write), first the most basic:
+    the pushed image in another account's registry (unless ecs_validate_ecr_account names it), the pushed tag moved
+    since the push, a slot service missing, another deployment in flight, the live service not steady or no room for
+    the candidate. `pushed`: the ecr_push_event_inputs of the event ({} without one); `image`: ecr_image_verify's
+    result; `slots`: ecs_slot_info's (with live_check when asked); `now`: epoch seconds. [] when it may go on."""
+    pushed, image, slots = pushed or {}, image or {}, slots or {}
+    problems = []
+    if pushed and not ecr_account_given and image.get("registry_is_callers") is False:
+        return ["the ECR push event comes from account %s, not the deploying account %s: set ecs_validate_ecr_account "
+                "to deploy images pushed to another account's registry"
+                % (pushed.get("account"), (image.get("caller") or {}).get("account"))]
+    if pushed and image.get("digest") != pushed.get("digest"):
+        problems.append("%s:%s now points at %s, not at %s pushed at %s (event %s): the tag was pushed again since; the "
+                        "newer push's event deploys it" % (
+                            pushed.get("repository"), pushed.get("image_tag"), image.get("digest"), pushed.get("digest"),
+                            pushed.get("time") or "an unknown time", pushed.get("event_id") or "-"))
+        return problems
+    pair = slots.get("slots") or {}
+    a, b = pair.get("a") or {}, pair.get("b") or {}
+    if not (a.get("exists") and b.get("exists")):
+        return ["both slot services %s and %s must exist in %s (one service behind the listener? adopt it with "
+                "playbooks/ecs_adopt.yml, naming it in ecs_validate_slot_names.a)"
+                % (a.get("service_name"), b.get("service_name"), cluster)]
+    if slots.get("state") == "foreign_in_progress":
+        lock = slots.get("lock") or {}
+        split = _json(slots.get("percentages"))
+        if lock:
+            return ["deployment lock %s is held by execution %s (%s), deploying %s, held %ss; traffic is split %s: let "
+                    "it finish, or run ecs_rollback.yml" % (
+                        lock_name, lock.get("execution_id"), lock.get("owner"), lock.get("digest"),
+                        int(now) - int(lock.get("acquired_at", now)), split)]
+        return ["traffic is split %s and no slot runs %s: another deployment is in flight; finish it or run "
+                "ecs_rollback.yml" % (split, image.get("digest"))]
+    live_check = slots.get("live_check") or {}
+    if live_check and not live_check.get("ok", True):
+        return [live_check.get("message") or "the live service is not steady or the account has no room for the candidate"]
+    return problems

@@ -8,6 +8,8 @@ instead of renames": the slot the production listener sends all weight to is liv
 the candidate is the slot whose service runs the digest being deployed.
 """
 
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
+
 from ansible_collections.progressive.delivery.plugins.module_utils import ecr_image
 from ansible_collections.progressive.delivery.plugins.module_utils import weights as wlib
 
@@ -70,3 +72,33 @@ def slot_state(percentages, slot_digests, digest=None):
     live = max(SLOT_NAMES, key=lambda s: percentages.get(s, 0))
     candidate = other_slot(live)
     return dict(live_slot=live, candidate_slot=candidate, candidate_percent=percentages.get(candidate, 0), state=FOREIGN)
+
+
+HEALTH_CHECK_KEYS = (("HealthCheckEnabled", "health_check_enabled"), ("HealthCheckProtocol", "health_check_protocol"),
+                     ("HealthCheckPath", "health_check_path"), ("HealthCheckPort", "health_check_port"),
+                     ("HealthCheckIntervalSeconds", "health_check_interval_seconds"),
+                     ("HealthCheckTimeoutSeconds", "health_check_timeout_seconds"),
+                     ("HealthyThresholdCount", "healthy_threshold_count"),
+                     ("UnhealthyThresholdCount", "unhealthy_threshold_count"))
+
+
+def health_check(target_group):
+    """A DescribeTargetGroups entry's health check, snake_cased (keys absent from the entry are left out); the matcher
+    as {http_code} / {grpc_code}."""
+    found = dict((snake, target_group[key]) for key, snake in HEALTH_CHECK_KEYS if key in target_group)
+    matcher = target_group.get("Matcher")
+    if matcher:
+        found["matcher"] = dict((k, v) for k, v in (("http_code", matcher.get("HttpCode")),
+                                                    ("grpc_code", matcher.get("GrpcCode"))) if v is not None)
+    return found
+
+
+def elb_dimension(arn):
+    """The CloudWatch dimension value of an ELB ARN: `targetgroup/<name>/<id>` for a target group, `app/<name>/<id>`
+    for a load balancer; None for anything else."""
+    resource = (parse_aws_arn(str(arn or "")) or {}).get("resource") or ""
+    if resource.startswith("targetgroup/"):
+        return resource
+    if resource.startswith("loadbalancer/"):
+        return resource[len("loadbalancer/"):]
+    return None

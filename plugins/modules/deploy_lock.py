@@ -21,10 +21,15 @@ description:
   - Renewing (O(state=renewed)) extends the expiry to now + O(ttl_seconds), only while this execution holds the
     lock; it fails, naming the holder, when another run took it or it is gone. Run it before each traffic step and
     during long watches, with a TTL covering one step.
-  - Every change of an existing lock (renew, resume, break, force, release) is made under a short claim, a second
+  - Every change of an existing lock (resume, break, force, a take of a held record, and a renew or release near
+    the expiry) is made under a short claim, a second
     parameter C(<name>.claim) created with C(Overwrite=false) and deleted after - the run holding it reads the lock,
     decides on the exact value read, and writes or deletes. SSM has no compare-and-swap; a claim left by a run killed
     in that second is ignored and deleted after 30 seconds (see module_utils/deploy_lock.py for the window).
+  - The holder renews or releases a lock that expires more than 30 seconds from now without the claim (read, then
+    overwrite or delete, 2 calls), as no honest writer may change a lock that is held and not stale - breaking needs it
+    stale, a takeover needs O(force) or O(resume) on purpose, and after such a takeover one of the two runs is
+    stopped at its next renew.
   - Exists because M(community.aws.ssm_parameter) reads before it writes, which is not atomic, and it does not
     report who holds an existing value.
 options:
@@ -132,6 +137,11 @@ previous:
   description: The record that was there before, when the lock was renewed, taken over, broken or released.
   returned: when there was one
   type: dict
+expires_at:
+  description: Epoch seconds when the lock held now becomes stale (RV(lock.expires_at)); the holder renews it before.
+  returned: when the lock is held after the call (not on release)
+  type: int
+  sample: 1767225600
 outcome:
   description: C(acquired), C(renewed) (taken again or renewed by its holder), C(resumed), C(broken), C(forced),
     C(released), C(absent).
@@ -156,6 +166,8 @@ def run(module, store):
         outcome, lock, previous = store.release(p["execution_id"], force=p["force"], check_mode=module.check_mode)
     changed = outcome == "released" or (outcome != "absent" and lock != previous)
     result = dict(changed=changed, lock=lock, outcome=outcome)
+    if outcome != "released" and lock and lock.get("expires_at") is not None:
+        result["expires_at"] = int(lock["expires_at"])
     if previous is not None:
         result["previous"] = previous
     module.exit_json(**result)

@@ -35,6 +35,19 @@ options:
   registry_id:
     description: Account ID of the registry; defaults to the caller's.
     type: str
+  caller_identity:
+    description:
+      - Also read who is calling (C(sts:GetCallerIdentity)), returned as RV(caller) - so a role needs no separate
+        M(amazon.aws.aws_caller_info) start-up.
+    type: bool
+    default: false
+  registry_of_caller_only:
+    description:
+      - With O(registry_id) set to another account than the caller's, do not read the image at all (no call to that
+        registry, no scan started) and return RV(registry_is_callers=false) without a digest, for the caller to refuse
+        with its own message. Implies O(caller_identity).
+    type: bool
+    default: false
   tag_pattern:
     description:
       - Regular expression the whole of O(tag) must match (for example C(^v[0-9]+\.[0-9]+\.[0-9]+$)), checked before any API call.
@@ -129,6 +142,24 @@ registry_id:
   description: Account ID of the registry.
   returned: always
   type: str
+caller:
+  description: Who is calling, as C(sts:GetCallerIdentity) answers.
+  returned: when O(caller_identity) or O(registry_of_caller_only)
+  type: dict
+  contains:
+    arn:
+      description: The caller's ARN.
+      type: str
+    account:
+      description: The caller's account ID.
+      type: str
+    user_id:
+      description: The caller's unique id.
+      type: str
+registry_is_callers:
+  description: Whether O(registry_id) (unset = the caller's) is the caller's account; when false nothing else is returned.
+  returned: when O(registry_of_caller_only)
+  type: bool
 size:
   description: Image size in bytes as ECR reports it.
   returned: always
@@ -250,6 +281,8 @@ def main():
             scan_timeout=dict(type="int", default=300),
             poll_interval=dict(type="int", default=5),
             start_scan=dict(type="bool", default=True),
+            caller_identity=dict(type="bool", default=False),
+            registry_of_caller_only=dict(type="bool", default=False),
         ),
         required_one_of=[["tag", "digest"]],
         mutually_exclusive=[["tag", "digest"]],
@@ -262,6 +295,17 @@ def main():
     base = dict(repositoryName=repo)
     if p["registry_id"]:
         base["registryId"] = p["registry_id"]
+    extra = {}
+    if p["caller_identity"] or p["registry_of_caller_only"]:
+        try:
+            who = module.client("sts", retry_decorator=jittered_backoff()).get_caller_identity(aws_retry=True)
+        except (BotoCoreError, ClientError) as e:
+            module.fail_json_aws(e, msg="sts:GetCallerIdentity failed; cannot tell who is deploying")
+        extra["caller"] = dict(arn=who["Arn"], account=who["Account"], user_id=who.get("UserId"))
+    if p["registry_of_caller_only"]:
+        extra["registry_is_callers"] = not p["registry_id"] or p["registry_id"] == extra["caller"]["account"]
+        if not extra["registry_is_callers"]:
+            module.exit_json(changed=False, repository=repo, registry_id=p["registry_id"], **extra)
     ecr = module.client("ecr", retry_decorator=jittered_backoff())
     try:
         try:
@@ -337,6 +381,7 @@ def main():
         findings_total=len(findings),
         blocking_findings=blocking,
         allowed_findings_seen=allowed_seen,
+        **extra
     )
     if completed:
         result["scan_completed_at"] = completed.isoformat() if hasattr(completed, "isoformat") else completed

@@ -129,45 +129,11 @@ capacity:
   elements: dict
 """
 
-import datetime
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
-from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils import live_check
+from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
     BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
-from ansible_collections.progressive.delivery.plugins.module_utils import capacity as caplib
-
-SPOT_QUOTA = "L-36FBB829"
-SPOT_CLASS = "Standard/Spot"
-
-
-def read_quota(quotas, code):
-    """The applied quota, else AWS's default (GetServiceQuota answers NoSuchResource for a quota never changed)."""
-    try:
-        return quotas.get_service_quota(aws_retry=True, ServiceCode=caplib.FARGATE_SERVICE_CODE, QuotaCode=code)["Quota"]
-    except is_boto3_error_code("NoSuchResourceException"):
-        return quotas.get_aws_default_service_quota(aws_retry=True, ServiceCode=caplib.FARGATE_SERVICE_CODE,
-                                                    QuotaCode=code)["Quota"]
-
-
-def read_usage(cloudwatch, metric, minutes):
-    """Highest value of the quota's usage metric over the last `minutes` (None when there is no datapoint)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    dims = [{"Name": k, "Value": v} for k, v in sorted((metric.get("MetricDimensions") or {}).items())]
-    result = cloudwatch.get_metric_data(
-        aws_retry=True, StartTime=now - datetime.timedelta(minutes=minutes), EndTime=now,
-        MetricDataQueries=[{"Id": "usage", "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": metric["MetricNamespace"], "MetricName": metric["MetricName"], "Dimensions": dims},
-            "Period": 60, "Stat": metric.get("MetricStatisticRecommendation") or "Maximum"}}])
-    values = [v for r in result.get("MetricDataResults", []) for v in r.get("Values", [])]
-    return max(values) if values else None
-
-
-def container_instances(ecs, cluster):
-    instances = reads.paginate(ecs, "list_container_instances", "containerInstanceArns", cluster=cluster, status="ACTIVE")
-    return reads.describe_container_instances(ecs, cluster, instances)
 
 
 def main():
@@ -187,66 +153,23 @@ def main():
         module.fail_json(msg="max_cluster_tasks must be >= 0 (0 = no cap), usage_window >= 1 and candidate_desired_count >= 0; "
                              "got %s, %s, %s" % (p["max_cluster_tasks"], p["usage_window"], p["candidate_desired_count"]))
     ecs = module.client("ecs", retry_decorator=jittered_backoff())
-    result = dict(changed=False, steady=True, problems=[], events=[], capacity=[], capacity_ok=True)
     try:
         service = reads.active_service(ecs, p["cluster"], p["service"])
         if service is None:
             module.fail_json(msg="live service %s not found (ACTIVE) in cluster %s" % (p["service"], p["cluster"]))
         taskdef_ref = p["task_definition"] or service["taskDefinition"]
         taskdef = ecs.describe_task_definition(aws_retry=True, taskDefinition=taskdef_ref)["taskDefinition"]
-        cpu, memory = caplib.task_size(taskdef)
-        kind = caplib.launch_type(service)
-        desired = int(service.get("desiredCount", 0))
-        needed = caplib.tasks_needed(desired, p["candidate_desired_count"])
-        result.update(launch_type=kind, task_cpu=cpu, task_memory=memory, tasks_needed=needed)
-
-        if p["check_steady"]:
-            tg_arn = p["target_group_arn"] or next((lb.get("targetGroupArn") for lb in service.get("loadBalancers", [])
-                                                    if lb.get("targetGroupArn")), None)
-            healthy = None
-            if tg_arn:
-                elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
-                healthy = reads.healthy_count(elbv2, tg_arn)
-                result["healthy_targets"] = healthy
-            problems = caplib.steadiness(service, healthy, arns.target_group_dimension(tg_arn) if tg_arn else None)
-            result.update(steady=not problems, problems=problems, events=caplib.recent_events(service))
-
-        if p["check_capacity"]:
-            if kind.startswith("FARGATE"):
-                quotas = module.client("service-quotas", retry_decorator=jittered_backoff())
-                code = SPOT_QUOTA if kind == "FARGATE_SPOT" else caplib.FARGATE_ON_DEMAND_VCPU_QUOTA
-                quota = read_quota(quotas, code)
-                metric = quota.get("UsageMetric") or dict(caplib.FARGATE_USAGE_METRIC)
-                if kind == "FARGATE_SPOT" and not quota.get("UsageMetric"):
-                    metric["MetricDimensions"] = dict(metric["MetricDimensions"], Class=SPOT_CLASS)
-                cloudwatch = module.client("cloudwatch", retry_decorator=jittered_backoff())
-                usage = read_usage(cloudwatch, metric, p["usage_window"])
-                # The metric trails by a minute or more; the slots' own running tasks are in use whatever it says.
-                floor = caplib.vcpus(cpu) * (int(service.get("runningCount", 0)) + p["candidate_running_count"])
-                check = caplib.fargate_capacity(float(quota["Value"]), max(usage or 0.0, floor), cpu, needed)
-                check.update(quota_code=code, usage_metric=usage)
-                result["capacity"].append(check)
-            else:
-                result["capacity"].append(caplib.ec2_capacity(container_instances(ecs, p["cluster"]), cpu, memory, needed))
-            if p["max_cluster_tasks"]:
-                cluster = ecs.describe_clusters(aws_retry=True, clusters=[p["cluster"]])["clusters"][0]
-                running = int(cluster.get("runningTasksCount", 0)) + int(cluster.get("pendingTasksCount", 0))
-                result["capacity"].append(caplib.task_cap(p["max_cluster_tasks"], max(0, running), needed))
-            result["capacity_ok"] = all(c["ok"] for c in result["capacity"])
+        tg_arn = p["target_group_arn"] or next((lb.get("targetGroupArn") for lb in service.get("loadBalancers", [])
+                                                if lb.get("targetGroupArn")), None)
+        result = live_check.check(
+            module, ecs, p["cluster"], service, taskdef, target_group_arn=tg_arn,
+            target_group_name=slotlib.elb_dimension(tg_arn) if tg_arn else None,
+            candidate_desired_count=p["candidate_desired_count"], candidate_running_count=p["candidate_running_count"],
+            check_steady=p["check_steady"], check_capacity=p["check_capacity"],
+            max_cluster_tasks=p["max_cluster_tasks"], usage_window=p["usage_window"])
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to check live service %s and capacity in cluster %s" % (p["service"], p["cluster"]))
-
-    result["ok"] = result["steady"] and result["capacity_ok"]
-    parts = []
-    if not result["steady"]:
-        parts.append("live service %s is not steady: %s. Recent events: %s. Let it settle (or fix it) before deploying"
-                     % (service["serviceName"], "; ".join(result["problems"]), " | ".join(result["events"]) or "none"))
-    elif p["check_steady"]:
-        parts.append("live service %s is steady (%d/%d running, %s healthy targets)"
-                     % (service["serviceName"], service.get("runningCount", 0), desired, result.get("healthy_targets", "?")))
-    parts += [c["message"] for c in result["capacity"]]
-    result["message"] = "; ".join(parts)
-    module.exit_json(**result)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

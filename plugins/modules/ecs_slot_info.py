@@ -66,6 +66,32 @@ options:
         when O(digest) is not given the digest being deployed is taken from it - which is how a rollback finds the
         candidate of a deployment in flight.
     type: str
+  test_listener_port:
+    description:
+      - Port of the test listener on the same load balancer; its ARN is returned as RV(test_listener_arn), read with
+        the production listener (no extra call).
+    type: int
+  check_steady:
+    description:
+      - Judge whether the live slot's service is steady (rollout COMPLETED, running = desired, at least desired healthy
+        targets), as M(progressive.delivery.ecs_live_check) does, from the service already read plus its target health.
+        Skipped when the state is C(deployed) or the live service does not exist. See RV(live_check).
+    type: bool
+    default: false
+  check_capacity:
+    description:
+      - Judge whether the account has room for the candidate's tasks (the candidate slot's desired count, at least
+        live's), as M(progressive.delivery.ecs_live_check) does. Skipped like O(check_steady).
+    type: bool
+    default: false
+  max_cluster_tasks:
+    description: With O(check_capacity), a cap on the cluster's tasks (running + pending + the candidate's); 0 = none.
+    type: int
+    default: 0
+  usage_window:
+    description: With O(check_capacity) on Fargate, minutes of the usage metric to take the highest value of.
+    type: int
+    default: 5
 extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.modules, amazon.aws.boto3,
   progressive.delivery.attributes, progressive.delivery.ecs]
 """
@@ -174,12 +200,34 @@ slots:
     target_group_arn:
       description: ARN of the slot's target group.
       type: str
+    target_group_name:
+      description: Name of the slot's target group.
+      type: str
     target_group_dimension:
       description: The C(TargetGroup) dimension value CloudWatch uses (C(targetgroup/<name>/<id>)).
       type: str
+    target_group_health_check:
+      description:
+        - The target group's health check as DescribeTargetGroups gives it, snake_cased - C(health_check_enabled),
+          C(health_check_protocol), C(health_check_path), C(health_check_port), C(health_check_interval_seconds),
+          C(health_check_timeout_seconds), C(healthy_threshold_count), C(unhealthy_threshold_count), C(matcher)
+          (C(http_code) / C(grpc_code)) - so later phases need not describe the target group again.
+      type: dict
     tags:
       description: The service's tags.
       type: dict
+test_listener_arn:
+  description: ARN of the test listener on O(test_listener_port); null when the load balancer has none there.
+  returned: when O(test_listener_port) is given
+  type: str
+live_check:
+  description:
+    - The live service's steadiness and the account's capacity for the candidate, as
+      M(progressive.delivery.ecs_live_check) returns them (C(ok), C(message), C(steady), C(problems), C(events),
+      C(capacity), C(capacity_ok), C(launch_type), C(tasks_needed), C(healthy_targets)).
+    - C(ok=true) and C(skipped=true) when the state is C(deployed) or there is no live service to judge.
+  returned: when O(check_steady) or O(check_capacity)
+  type: dict
 lock:
   description: The deployment lock's record (execution id, owner, digest, expiry), empty when there is none.
   returned: when O(lock_name) is given
@@ -198,8 +246,10 @@ candidate:
   type: dict
 """
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
-from ansible_collections.progressive.delivery.plugins.module_utils import arns
+from ansible_collections.progressive.delivery.plugins.module_utils import live_check as livelib
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
     BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import deploy_lock as locklib
@@ -208,18 +258,30 @@ from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_
 from ansible_collections.progressive.delivery.plugins.module_utils import slots as slotlib
 
 
-def resolve_listener(module, elbv2):
+def resolve_listeners(module, elbv2):
+    """(load balancer, production listener, test listener or None) - the load balancer's listeners read once."""
     params = module.params
     if params["listener_arn"]:
         listener = elbv2.describe_listeners(aws_retry=True, ListenerArns=[params["listener_arn"]])["Listeners"][0]
         lb = elbv2.describe_load_balancers(aws_retry=True, LoadBalancerArns=[listener["LoadBalancerArn"]])["LoadBalancers"][0]
-        return lb, listener
-    lb = lookup.find_load_balancer(module, elbv2, params["load_balancer"])
-    return lb, lookup.find_listener(module, elbv2, lb, params["listener_port"])
+        if params["test_listener_port"] is None:
+            return lb, listener, None
+        port = listener["Port"]
+    else:
+        lb = lookup.find_load_balancer(module, elbv2, params["load_balancer"])
+        port = params["listener_port"]
+    listeners = reads.paginate(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=lb["LoadBalancerArn"])
+    listener = next((li for li in listeners if li["Port"] == port), None)
+    if listener is None:
+        module.fail_json(msg="load balancer %s has no listener on port %s (it has: %s)"
+                         % (lb["LoadBalancerName"], port, sorted(li["Port"] for li in listeners)))
+    test = next((li for li in listeners if li["Port"] == params["test_listener_port"]), None)
+    return lb, listener, test
 
 
-def describe_slot_service(module, ecs, cluster, name, container_name):
-    service = reads.active_service(ecs, cluster, name, include=["TAGS"])
+def describe_slot_service(module, ecs, name, container_name, service, taskdefs):
+    """The slot's entry from its describe_services entry (`service`, None when it is not ACTIVE); the task definition
+    read is kept in `taskdefs` by ARN."""
     info = dict(service_name=name, exists=service is not None, task_definition=None,
                 task_definition_revision=None, image=None, digest=None, desired_count=0, running_count=0,
                 pending_count=0, rollout_state=None, tags={}, service_arn=None, load_balancers=[],
@@ -235,6 +297,7 @@ def describe_slot_service(module, ecs, cluster, name, container_name):
                 load_balancers=service.get("loadBalancers", []))
     if taskdef_arn:
         taskdef = ecs.describe_task_definition(aws_retry=True, taskDefinition=taskdef_arn)["taskDefinition"]
+        taskdefs[taskdef_arn] = taskdef
         info["task_definition_revision"] = "%s:%s" % (taskdef["family"], taskdef["revision"])
         info["task_role_arn"] = taskdef.get("taskRoleArn")
         info["execution_role_arn"] = taskdef.get("executionRoleArn")
@@ -249,11 +312,24 @@ def describe_slot_service(module, ecs, cluster, name, container_name):
     return info
 
 
-def find_slot_target_group(module, elbv2, slot, ref):
-    return lookup.find_target_group(module, elbv2, ref, msg=(
+def find_slot_target_groups(module, elbv2, tg_refs):
+    """{slot: target group} - in one call when the slots name both the same way (names, or ARNs)."""
+    refs = [tg_refs[s] for s in slotlib.SLOT_NAMES]
+    kinds = set(r.startswith("arn:") for r in refs)
+    if len(kinds) == 1 and len(set(refs)) == len(refs):
+        key = "TargetGroupArns" if kinds.pop() else "Names"
+        try:
+            found = elbv2.describe_target_groups(aws_retry=True, **{key: refs})["TargetGroups"]
+        except is_boto3_error_code("TargetGroupNotFound"):
+            found = []
+        by_ref = dict((tg["TargetGroupArn"], tg) for tg in found)
+        by_ref.update((tg["TargetGroupName"], tg) for tg in found)
+        if all(r in by_ref for r in refs):
+            return dict((s, by_ref[tg_refs[s]]) for s in slotlib.SLOT_NAMES)
+    return dict((slot, lookup.find_target_group(module, elbv2, tg_refs[slot], msg=(
         "target group %r of slot %s not found: name the slots' services and target groups (services, target_groups; "
         "ecs_validate_slot_names in the roles), or turn a service that is not in slots yet into them with "
-        "playbooks/ecs_adopt.yml" % (ref, slot)))
+        "playbooks/ecs_adopt.yml" % (tg_refs[slot], slot)))) for slot in slotlib.SLOT_NAMES)
 
 
 def main():
@@ -265,6 +341,9 @@ def main():
             # the production listener: its ARN, or load balancer + port
             listener_arn=dict(type="str"), load_balancer=dict(type="str"), listener_port=dict(type="int"),
             container_name=dict(type="str"), digest=dict(type="str"), lock_name=dict(type="str"),
+            test_listener_port=dict(type="int"),
+            check_steady=dict(type="bool", default=False), check_capacity=dict(type="bool", default=False),
+            max_cluster_tasks=dict(type="int", default=0), usage_window=dict(type="int", default=5),
         ),
         required_one_of=[["listener_arn", "load_balancer"]],
         mutually_exclusive=[["listener_arn", "load_balancer"]],
@@ -272,6 +351,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    if params["max_cluster_tasks"] < 0 or params["usage_window"] < 1:
+        module.fail_json(msg="max_cluster_tasks must be >= 0 (0 = no cap) and usage_window >= 1; got %s, %s"
+                             % (params["max_cluster_tasks"], params["usage_window"]))
     digest = params["digest"]
     if digest and ecr_image.check_digest(digest):
         module.fail_json(msg="digest must look like sha256:<64 hex digits>, got %r" % digest)
@@ -283,18 +365,27 @@ def main():
     ecs = module.client("ecs", retry_decorator=jittered_backoff())
     elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
     lock = None
+    taskdefs, described = {}, {}
     try:
         if params["lock_name"]:
             ssm = module.client("ssm", retry_decorator=jittered_backoff())
             lock = locklib.LockStore(ssm, params["lock_name"], retry=True).read() or {}
             digest = digest or lock.get("digest")
-        lb, listener = resolve_listener(module, elbv2)
+        lb, listener, test_listener = resolve_listeners(module, elbv2)
+        # both services in one DescribeServices call, both target groups in one DescribeTargetGroups call
+        for service in reads.describe_services(ecs, params["cluster"], [service_names[s] for s in slotlib.SLOT_NAMES],
+                                               include=["TAGS"]):
+            if service.get("status") == "ACTIVE":      # by name and by ARN, as the slots may name them
+                described[service["serviceName"]] = described[service["serviceArn"]] = service
+        target_groups = find_slot_target_groups(module, elbv2, tg_refs)
         slots = {}
         for slot in slotlib.SLOT_NAMES:
-            info = describe_slot_service(module, ecs, params["cluster"], service_names[slot], params["container_name"])
-            tg = find_slot_target_group(module, elbv2, slot, tg_refs[slot])
+            info = describe_slot_service(module, ecs, service_names[slot], params["container_name"],
+                                         described.get(service_names[slot]), taskdefs)
+            tg = target_groups[slot]
             info.update(target_group_arn=tg["TargetGroupArn"], target_group_name=tg["TargetGroupName"],
-                        target_group_dimension=arns.target_group_dimension(tg["TargetGroupArn"]))
+                        target_group_dimension=slotlib.elb_dimension(tg["TargetGroupArn"]),
+                        target_group_health_check=slotlib.health_check(tg))
             slots[slot] = info
     except (BotoCoreError, ClientError) as e:
         module.fail_json_aws(e, msg="Failed to read the blue-green state of %s in cluster %s" % (app, params["cluster"]))
@@ -309,13 +400,36 @@ def main():
     result = dict(changed=False, weights=weights, percentages=percentages, slots=slots,
                   listener_arn=listener["ListenerArn"], load_balancer_arn=lb["LoadBalancerArn"],
                   load_balancer_dns_name=lb.get("DNSName"),
-                  load_balancer_dimension=arns.load_balancer_dimension(lb["LoadBalancerArn"]), **decision)
+                  load_balancer_dimension=slotlib.elb_dimension(lb["LoadBalancerArn"]), **decision)
     result["digest"] = digest
     if lock is not None:
         result["lock"] = lock
     result["live"] = slots.get(decision["live_slot"]) or {}
     result["candidate"] = slots.get(decision["candidate_slot"]) or {}
+    if params["test_listener_port"] is not None:
+        result["test_listener_arn"] = (test_listener or {}).get("ListenerArn")
+    if params["check_steady"] or params["check_capacity"]:
+        result["live_check"] = judge_live(module, ecs, result, described, taskdefs)
     module.exit_json(**result)
+
+
+def judge_live(module, ecs, result, described, taskdefs):
+    """ecs_live_check's answer for the live slot, from the service and task definition already read."""
+    params = module.params
+    live, candidate = result["live"], result["candidate"]
+    if result["state"] == slotlib.DEPLOYED or not live.get("exists") or live.get("task_definition") not in taskdefs:
+        return dict(ok=True, skipped=True, message="")
+    try:
+        return livelib.check(
+            module, ecs, params["cluster"], described[live["service_name"]], taskdefs[live["task_definition"]],
+            target_group_arn=live["target_group_arn"], target_group_name=live["target_group_dimension"],
+            candidate_desired_count=candidate.get("desired_count") or 0,
+            candidate_running_count=candidate.get("running_count") or 0,
+            check_steady=params["check_steady"], check_capacity=params["check_capacity"],
+            max_cluster_tasks=params["max_cluster_tasks"], usage_window=params["usage_window"])
+    except (BotoCoreError, ClientError) as e:
+        module.fail_json_aws(e, msg="Failed to check live service %s and capacity in cluster %s"
+                                    % (live["service_name"], params["cluster"]))
 
 
 if __name__ == "__main__":

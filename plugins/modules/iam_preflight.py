@@ -58,6 +58,9 @@ notes:
     for a role with a path).
   - The simulation covers identity-based policies and permissions boundaries of the principal, not resource policies
     or service control policies.
+  - One C(SimulatePrincipalPolicy) call holds every action on the union of their resources (AWS evaluates each
+    action on each resource of a call); each action is judged only on its own resources. Calls are split only when
+    actions x resources would exceed one page of answers (1000).
   - C(iam:PassRole) is simulated with the context key C(iam:PassedToService=ecs-tasks.amazonaws.com), the only service
     the flow passes roles to.
 """
@@ -127,10 +130,10 @@ try:
 except ImportError:
     ResponseParserError = Exception  # AnsibleAWSModule reports the missing botocore
 
+from ansible_collections.amazon.aws.plugins.module_utils.arn import parse_aws_arn
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
-from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
     BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import iam_actions
@@ -206,7 +209,7 @@ def main():
     names = None
     action_resources = dict(p["action_resources"])
     if p["scope"] is not None:
-        parts = arns.parse(principal) or {}
+        parts = parse_aws_arn(principal) or {}
         partition, account = parts.get("partition"), parts.get("account_id")
         names = iam_actions.scope_names(dict(dict(partition=partition, account=account, region=module.region or "*"),
                                              **p["scope"]))
@@ -215,6 +218,7 @@ def main():
 
     try:
         evaluations = []
+        # One call for all actions on all their resources while the answers fit a page; each action judged on its own.
         for batch_actions, batch_resources in iam_actions.simulation_batches(actions, p["resources"], action_resources):
             evaluations.extend(simulate(iam, principal, batch_actions, batch_resources, names))
     except is_boto3_error_code("NoSuchEntity") as e:
@@ -230,7 +234,8 @@ def main():
                              "API response (%s) - it may not implement IAM policy simulation; the preflight could not check "
                              "any permission" % (principal, first_line), **result)
 
-    allowed, denied = iam_actions.simulation_report(evaluations, actions)
+    allowed, denied = iam_actions.simulation_report(
+        evaluations, actions, iam_actions.wanted_resources(actions, p["resources"], action_resources))
     result.update(allowed=allowed, denied=denied)
     if denied:
         module.fail_json(msg="%s is not allowed %d of %d action(s) the run needs: %s"

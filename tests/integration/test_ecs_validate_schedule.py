@@ -5,6 +5,10 @@ from harness import localhost_play, run_playbook
 
 
 
+SCHEDULE_TASK = ("Take the execution id, the traffic schedule (whole percents rising to 100), the lock's TTL and the ECR "
+                 "push event's image")
+
+
 def validate(moto, steps):
     play = localhost_play([{"name": "Validate", "ansible.builtin.include_role": {"name": "progressive.delivery.ecs_validate"}}],
                           moto.url, vars={"ecs_validate_app": "myapp", "ecs_validate_cluster": "prod-ecs-cluster",
@@ -25,12 +29,13 @@ def validate(moto, steps):
 def test_a_malformed_schedule_is_refused_before_any_aws_call(moto, steps, message):
     result = validate(moto, steps)
     assert result.rc != 0
-    failed = result.task("Check the traffic schedule - whole percents rising to 100, whole seconds")
+    failed = result.task(SCHEDULE_TASK)
     assert failed.get("failed") and message in failed["msg"], failed
-    assert not [name for name, _host, _res in result.tasks() if name.endswith("Who is deploying")]
+    # refused before any AWS module ran (the first one says who is deploying)
+    assert not [name for name, _host, _res in result.tasks() if "Who is deploying" in name]
 
 
 def test_a_schedule_with_a_spending_per_step_passes_the_check(moto):
     result = validate(moto, [{"percent": 10, "watch_seconds": 30, "spending": "pocock"},
                              {"percent": 100, "watch_seconds": 60, "spending": "obrien_fleming"}])
-    assert not result.task("Check the traffic schedule - whole percents rising to 100, whole seconds").get("failed"), result
+    assert not result.task(SCHEDULE_TASK).get("failed"), result

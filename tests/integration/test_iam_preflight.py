@@ -195,3 +195,46 @@ def test_the_scoped_lab_deployer_passes_on_its_names_and_fails_on_others(request
     on_star = result.task("on star")
     assert on_star["failed"] is True and {"action": "elasticloadbalancing:ModifyListener", "decision": "implicitDeny",
                                           "resource": "*"} in on_star["denied"]
+
+
+@pytest.mark.lab
+def test_one_merged_simulation_judges_each_action_on_its_own_resources_and_pages_like_aws(request):
+    """The lab answers a merged call as AWS does - every action on every resource, MaxItems (default 100) a page,
+    Marker to go on - and the module's one call judges each action on its own resources only."""
+    import boto3
+
+    endpoint = lab_endpoint(request)
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    name = "pd-merged-%d" % int(time.time() * 1000)
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="own", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ssm:PutParameter", "Resource": "arn:aws:ssm:us-east-1:123456789012:parameter/p"},
+            {"Effect": "Allow", "Action": "ecs:UpdateService", "Resource": "arn:aws:ecs:us-east-1:123456789012:service/c/s"}]}))
+    resources = ["arn:aws:ssm:us-east-1:123456789012:parameter/p", "arn:aws:ecs:us-east-1:123456789012:service/c/s"]
+    first = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=["ssm:PutParameter", "ecs:UpdateService"],
+                                          ResourceArns=resources, MaxItems=3)
+    assert first["IsTruncated"] is True and len(first["EvaluationResults"]) == 3
+    rest = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=["ssm:PutParameter", "ecs:UpdateService"],
+                                         ResourceArns=resources, MaxItems=3, Marker=first["Marker"])
+    pairs = [(r["EvalActionName"], r["EvalResourceName"], r["EvalDecision"])
+             for r in first["EvaluationResults"] + rest["EvaluationResults"]]
+    assert rest["IsTruncated"] is False and sorted(pairs) == sorted([
+        ("ssm:PutParameter", resources[0], "allowed"), ("ssm:PutParameter", resources[1], "implicitDeny"),
+        ("ecs:UpdateService", resources[0], "implicitDeny"), ("ecs:UpdateService", resources[1], "allowed")])
+    with pytest.raises(iam.exceptions.ClientError, match="MaxItems"):
+        iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=["ssm:PutParameter"], MaxItems=1001)
+    result = run_playbook(localhost_play([
+        preflight("own resources", principal_arn=arn, actions=["ssm:PutParameter", "ecs:UpdateService"],
+                  resources=[resources[0]], action_resources={"ecs:UpdateService": [resources[1]]}),
+        preflight("swapped", principal_arn=arn, actions=["ssm:PutParameter", "ecs:UpdateService"],
+                  resources=[resources[1]], action_resources={"ecs:UpdateService": [resources[0]]}),
+    ], endpoint))
+    own = result.task("own resources")
+    assert not own.get("failed"), own
+    assert own["allowed"] == ["ssm:PutParameter", "ecs:UpdateService"] and own["denied"] == []
+    swapped = result.task("swapped")
+    assert swapped["failed"] is True and swapped["denied"] == [
+        {"action": "ssm:PutParameter", "decision": "implicitDeny", "resource": resources[1]},
+        {"action": "ecs:UpdateService", "decision": "implicitDeny", "resource": resources[0]}]

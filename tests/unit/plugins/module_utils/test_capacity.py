@@ -106,3 +106,16 @@ def test_task_cap_optional():
     assert cap.task_cap(10, 6, 4)["ok"]
     refused = cap.task_cap(10, 7, 4)
     assert not refused["ok"] and "ecs_validate_max_cluster_tasks" in refused["message"]
+
+
+def test_live_check_message():
+    from ansible_collections.progressive.delivery.plugins.module_utils.capacity import live_check_message
+    service = {"serviceName": "myapp-a", "runningCount": 4, "desiredCount": 4}
+    steady = {"steady": True, "problems": [], "events": [], "healthy_targets": 4,
+              "capacity": [{"ok": True, "message": "Fargate On-Demand vCPU quota 6, 1 in use"}]}
+    assert live_check_message(service, steady) == ("live service myapp-a is steady (4/4 running, 4 healthy targets); "
+                                                   "Fargate On-Demand vCPU quota 6, 1 in use")
+    assert live_check_message(service, dict(steady, capacity=[]), check_steady=False) == ""
+    shaky = dict(steady, steady=False, problems=["running 3 of 4 desired tasks"], events=["e1", "e2"], capacity=[])
+    assert live_check_message(service, shaky) == ("live service myapp-a is not steady: running 3 of 4 desired tasks. "
+                                                  "Recent events: e1 | e2. Let it settle (or fix it) before deploying")

@@ -87,3 +87,80 @@ def test_a_take_of_the_same_digest_keeps_when_the_deployment_began():
         "deployment_started_at"] == 1300
     assert lock.carry_deployment_start(lock.make_record("43", "bob", D1, "myapp", 1300, 600), None)[
         "deployment_started_at"] == 1300
+
+
+def test_holder_fast_path_only_for_our_lock_far_from_expiry():
+    held = lock.make_record("42", "alice", D1, "myapp", 1000, 600)          # expires at 1600
+    assert lock.holder_fast_path(held, "42", 1100)                          # ours, 500 s left
+    assert not lock.holder_fast_path(held, "43", 1100)                      # another execution's
+    assert not lock.holder_fast_path(held, "42", 1600 - lock.CLAIM_TTL)     # within the claim TTL of expiry
+    assert lock.holder_fast_path(held, "42", 1600 - lock.CLAIM_TTL - 1)
+    assert not lock.holder_fast_path(held, "42", 1700)                      # stale
+    assert not lock.holder_fast_path(None, "42", 1100) and not lock.holder_fast_path({}, "42", 1100)
+    assert lock.holder_fast_path(held, "42", 1500, margin=50) and not lock.holder_fast_path(held, "42", 1500, margin=100)
+
+
+class _CountingSSM(object):
+    """An SSM stand-in counting calls: a dict of parameters, Overwrite=false honoured."""
+
+    def __init__(self):
+        self.params, self.calls = {}, []
+
+    def _error(self, code):
+        err = Exception(code)
+        err.response = {"Error": {"Code": code}}
+        return err
+
+    def get_parameter(self, Name):
+        self.calls.append(("get", Name))
+        if Name not in self.params:
+            raise self._error("ParameterNotFound")
+        return {"Parameter": {"Value": self.params[Name]}}
+
+    def put_parameter(self, Name, Value, Overwrite, **_):
+        self.calls.append(("put", Name))
+        if Name in self.params and not Overwrite:
+            raise self._error("ParameterAlreadyExists")
+        self.params[Name] = Value
+
+    def delete_parameter(self, Name):
+        self.calls.append(("delete", Name))
+        if Name not in self.params:
+            raise self._error("ParameterNotFound")
+        del self.params[Name]
+
+
+def test_holder_renews_and_releases_in_two_calls_and_claims_near_expiry():
+    clock = [1000.0]
+    ssm = _CountingSSM()
+    store = lock.LockStore(ssm, "/locks/app", clock=lambda: clock[0], sleep=lambda s: None)
+    assert store.take("42", "alice", D1, "app", 600)[0] == "acquired" and len(ssm.calls) == 1
+    ssm.calls[:] = []
+    outcome, record, _ = store.renew("42", 600)
+    assert outcome == "renewed" and record["expires_at"] == 1600
+    assert ssm.calls == [("get", "/locks/app"), ("put", "/locks/app")]      # no claim
+    ssm.calls[:] = []
+    clock[0] = 1600 - lock.CLAIM_TTL + 1                                     # near expiry: under the claim
+    assert store.renew("42", 600)[0] == "renewed"
+    assert ("put", "/locks/app.claim") in ssm.calls and "/locks/app.claim" not in ssm.params
+    ssm.calls[:] = []
+    assert store.release("42")[0] == "released"
+    assert ssm.calls == [("get", "/locks/app"), ("delete", "/locks/app")]
+    assert store.release("42")[0] == "absent"
+
+
+def test_foreign_renew_and_release_refused_without_writing():
+    clock = [1000.0]
+    ssm = _CountingSSM()
+    store = lock.LockStore(ssm, "/locks/app", clock=lambda: clock[0], sleep=lambda s: None)
+    store.take("42", "alice", D1, "app", 600)
+    ssm.calls[:] = []
+    for call in (lambda: store.renew("43", 600), lambda: store.release("43")):
+        try:
+            call()
+            raise AssertionError("not refused")
+        except lock.LockRefused as e:
+            assert "held by execution 42" in e.msg
+    assert all(kind == "get" for kind, _ in ssm.calls)
+    assert store.release("43", force=True)[0] == "released"                 # force keeps the claim
+    assert ("put", "/locks/app.claim") in ssm.calls

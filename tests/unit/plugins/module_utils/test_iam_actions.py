@@ -132,11 +132,43 @@ def test_simulation_report_per_resource_and_missing_answers():
                       {"action": "logs:PutLogEvents", "decision": "missing", "resource": None}]
 
 
-def test_simulation_batches_group_actions_by_resources():
+def test_simulation_batches_merge_actions_with_different_resources():
     roles = ["arn:aws:iam::1:role/task", "arn:aws:iam::1:role/exec"]
     assert ia.simulation_batches(["ecs:UpdateService", "iam:PassRole", "ecs:ListTasks"], ["*"], {"iam:PassRole": roles}) == [
-        (["ecs:UpdateService", "ecs:ListTasks"], ["*"]), (["iam:PassRole"], roles)]
+        (["ecs:UpdateService", "iam:PassRole", "ecs:ListTasks"], ["*"] + roles)]
     assert ia.simulation_batches(["a:B", "a:B", "a:C"], ["*"]) == [(["a:B", "a:C"], ["*"])]
+    # within the answers one page holds: 3 actions x 2 resources = 6 pairs; a cap of 4 splits
+    assert ia.simulation_batches(["a:B", "a:C", "a:D"], ["r1"], {"a:D": ["r2"]}, max_pairs=4) == [
+        (["a:B", "a:C"], ["r1"]), (["a:D"], ["r2"])]
+    assert len(ia.simulation_batches(["s:A%d" % i for i in range(40)], ["*"],
+                                     dict(("s:A%d" % i, ["arn:%d" % i]) for i in range(40)))) == 2
+
+
+def test_simulation_report_judges_each_action_on_its_own_resources():
+    roles = ["arn:role/task"]
+    wanted = ia.wanted_resources(["ecs:UpdateService", "iam:PassRole"], ["*"], {"iam:PassRole": roles})
+    results = [  # one merged call: each action answered on both resources
+        {"EvalActionName": "ecs:UpdateService", "EvalResourceName": "*", "EvalDecision": "allowed"},
+        {"EvalActionName": "ecs:UpdateService", "EvalResourceName": "arn:role/task", "EvalDecision": "implicitDeny"},
+        {"EvalActionName": "iam:PassRole", "EvalResourceName": "*", "EvalDecision": "implicitDeny"},
+        {"EvalActionName": "iam:PassRole", "EvalResourceName": "arn:role/task", "EvalDecision": "allowed"},
+    ]
+    assert ia.simulation_report(results, ["ecs:UpdateService", "iam:PassRole"], wanted) == (
+        ["ecs:UpdateService", "iam:PassRole"], [])
+    shaped = [  # the same answers, one result per action with ResourceSpecificResults; PassRole denied on its role
+        {"EvalActionName": "ecs:UpdateService", "EvalDecision": "implicitDeny", "ResourceSpecificResults": [
+            {"EvalResourceName": "*", "EvalResourceDecision": "allowed"},
+            {"EvalResourceName": "arn:role/task", "EvalResourceDecision": "implicitDeny"}]},
+        {"EvalActionName": "iam:PassRole", "EvalDecision": "implicitDeny", "ResourceSpecificResults": [
+            {"EvalResourceName": "*", "EvalResourceDecision": "allowed"},
+            {"EvalResourceName": "arn:role/task", "EvalResourceDecision": "explicitDeny"}]},
+    ]
+    assert ia.simulation_report(shaped, ["ecs:UpdateService", "iam:PassRole"], wanted) == (
+        ["ecs:UpdateService"], [{"action": "iam:PassRole", "decision": "explicitDeny", "resource": "arn:role/task"}])
+    # an own resource the simulation did not answer is missing
+    allowed, denied = ia.simulation_report(results[:3], ["ecs:UpdateService", "iam:PassRole"], wanted)
+    assert allowed == ["ecs:UpdateService"]
+    assert denied == [{"action": "iam:PassRole", "decision": "missing", "resource": "arn:role/task"}]
 
 
 def test_check_action_resources():

@@ -71,3 +71,59 @@ def test_s3_location(bucket, key, bad):
         assert problems == []
     else:
         assert len(problems) == 1 and problems[0].startswith(bad), problems
+
+
+def test_deployment_input_problems_name_each_input():
+    from ansible_collections.progressive.delivery.plugins.module_utils.input_checks import deployment_input_problems as dip
+    pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+$"
+    assert dip("v1.2.3", pattern, "42", "/progressive-delivery/locks/c/app") == []
+    for tag in ("", None, "latest", "v1.2.3;id", "../v1.2.3", "v1.2.3\n"):
+        problems = dip(tag, pattern, "42", "/locks/app")
+        assert len(problems) == 1 and "ecs_validate_image_tag" in problems[0] and pattern in problems[0], (tag, problems)
+    assert "ecs_validate_image_tag_pattern" in dip("v1", "(", "42", "/locks/app")[0]
+    assert dip("v1", "v1|v2", "42", "/l") == [] and dip("v12", "v1|v2", "42", "/l") != []   # matched in full
+    for bad in ("x; rm", "", "a" * 129, None):
+        assert [p for p in dip("v1.2.3", pattern, bad, "/l") if p.startswith("ecs_validate_execution_id ")], bad
+    for bad in ("/aws/x", "/SSM/x", "locks/x", "/a//b", "/a b", "/" + "a" * 1001, None):
+        assert [p for p in dip("v1.2.3", pattern, "42", bad) if p.startswith("ecs_validate_lock_name ")], bad
+    assert len(dip("latest", pattern, "x y", "/aws/x")) == 3
+    assert dip("latest", pattern, "42", "/l", names={"image_tag": "tag"})[0].endswith(
+        "(set tag, or give an ECR push event in ecs_validate_ecr_event)")
+
+
+def test_lock_ttl_covers_one_step_its_extensions_and_the_green_budget():
+    from ansible_collections.progressive.delivery.plugins.module_utils.input_checks import lock_ttl_seconds
+    assert lock_ttl_seconds([300, 600, 1800]) == 1800 + 1800 + 300                  # one extension as long as the watch
+    assert lock_ttl_seconds([300, 600, 1800], 2, 120) == 1800 + 240 + 300
+    assert lock_ttl_seconds([5, 5], 1, 0, 900, 300) == 900 + 300                      # the green budget's floor
+    assert lock_ttl_seconds([5, 5], 0, 0, 0, 0) == 5
+    assert lock_ttl_seconds([300], override_seconds=77) == 77
+    assert lock_ttl_seconds([]) == 900 + 300
+
+
+def test_deployment_state_problems_in_order_each_naming_what_to_do():
+    from ansible_collections.progressive.delivery.plugins.module_utils.input_checks import deployment_state_problems as dsp
+    d1, d2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    ready = {"slots": {"a": {"exists": True, "service_name": "app-a"}, "b": {"exists": True, "service_name": "app-b"}},
+             "state": "at_rest", "percentages": {"a": 100, "b": 0}, "live_check": {"ok": True, "message": "steady"}}
+    image = {"digest": d1, "caller": {"account": "123456789012"}}
+    pushed = {"account": "999999999999", "digest": d1, "repository": "app", "image_tag": "v1.2.3", "time": "t", "event_id": "e"}
+    assert dsp({}, image, ready, "c", "/l", 100) == []
+    assert dsp(pushed, image, ready, "c", "/l", 100) == []
+    other = dsp(pushed, dict(image, registry_is_callers=False, digest=None), ready, "c", "/l", 100)
+    assert len(other) == 1 and "account 999999999999" in other[0] and "123456789012" in other[0] \
+        and "ecs_validate_ecr_account" in other[0]
+    assert dsp(pushed, dict(image, registry_is_callers=False), ready, "c", "/l", 100, ecr_account_given=True) == []
+    moved = dsp(pushed, dict(image, digest=d2), ready, "c", "/l", 100)
+    assert moved == ["app:v1.2.3 now points at %s, not at %s pushed at t (event e): the tag was pushed again since; "
+                     "the newer push's event deploys it" % (d2, d1)]
+    missing = dict(ready, slots={"a": {"exists": True, "service_name": "app-a"}, "b": {"exists": False, "service_name": "app-b"}})
+    assert "both slot services app-a and app-b must exist in c" in dsp({}, image, missing, "c", "/l", 100)[0]
+    foreign = dict(ready, state="foreign_in_progress", percentages={"a": 50, "b": 50})
+    assert "no slot runs %s: another deployment is in flight" % d1 in dsp({}, image, foreign, "c", "/l", 100)[0]
+    held = dict(foreign, lock={"execution_id": "41", "owner": "bob", "digest": d2, "acquired_at": 40})
+    assert dsp({}, image, held, "c", "/l", 100)[0].startswith(
+        "deployment lock /l is held by execution 41 (bob), deploying %s, held 60s; traffic is split" % d2)
+    unsteady = dict(ready, live_check={"ok": False, "message": "live service app-a is not steady: x"})
+    assert dsp({}, image, unsteady, "c", "/l", 100) == ["live service app-a is not steady: x"]
+    assert dsp({}, image, dict(ready, live_check={"ok": True, "skipped": True}), "c", "/l", 100) == []

@@ -65,3 +65,24 @@ def test_one_forward_parser_for_slots_weights_and_adoption():
     assert slots.forward_weights(weighted) == slots.forward_weights(plain)
     assert weights.same_traffic(weights.read_forward(plain), weights.read_forward(weighted))
     assert adopt.forward_of([{"Type": "fixed-response"}]) == (None, {})
+
+
+def test_health_check_snake_cased_from_describe_target_groups():
+    tg = {"TargetGroupArn": "arn", "HealthCheckProtocol": "HTTP", "HealthCheckPort": "traffic-port",
+          "HealthCheckEnabled": True, "HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 5,
+          "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 3, "HealthCheckPath": "/health",
+          "Matcher": {"HttpCode": "200-299"}}
+    assert slots.health_check(tg) == {
+        "health_check_protocol": "HTTP", "health_check_port": "traffic-port", "health_check_enabled": True,
+        "health_check_interval_seconds": 10, "health_check_timeout_seconds": 5, "healthy_threshold_count": 2,
+        "unhealthy_threshold_count": 3, "health_check_path": "/health", "matcher": {"http_code": "200-299"}}
+    assert slots.health_check({"HealthCheckProtocol": "TCP"}) == {"health_check_protocol": "TCP"}
+
+
+def test_elb_dimension():
+    assert slots.elb_dimension("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/myapp-a/73e2d6bc24d8a067") \
+        == "targetgroup/myapp-a/73e2d6bc24d8a067"
+    assert slots.elb_dimension("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/myapp-alb/50dc6c495c0c9188") \
+        == "app/myapp-alb/50dc6c495c0c9188"
+    assert slots.elb_dimension("arn:aws:ecs:us-east-1:123456789012:service/c/s") is None
+    assert slots.elb_dimension(None) is None and slots.elb_dimension("myapp-a") is None
