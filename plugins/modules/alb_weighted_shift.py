@@ -86,6 +86,9 @@ extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.mo
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
     C(DescribeTargetGroups), C(DescribeTargetHealth) (with O(min_healthy_targets)), C(ModifyListener) or C(ModifyRule).
+  - Lookups - a listener given by O(listener_arn) and a target group given by the ARN the forward action already
+    lists are not looked up (no C(DescribeLoadBalancers), no C(DescribeTargetGroups)); names, and ARNs new to the
+    forward action, are.
 """
 
 EXAMPLES = r"""
@@ -232,10 +235,15 @@ def reread_actions(elbv2, listener_arn, rule_arn):
     return elbv2.describe_listeners(aws_retry=True, ListenerArns=[listener_arn])["Listeners"][0]["DefaultActions"]
 
 
-def resolve_target_groups(module, elbv2, refs, known):
-    """{ref: arn} for target group names or ARNs; `known` (arn -> name) is filled in."""
+def resolve_target_groups(module, elbv2, refs, known, forwarded=()):
+    """{ref: arn} for target group names or ARNs; `known` (arn -> name) is filled in. An ARN the forward action
+    already sends to (`forwarded`) exists: it is not looked up again."""
     resolved = {}
     for ref in refs:
+        if ref in forwarded:
+            resolved[ref] = ref
+            known.setdefault(ref, wlib.target_group_name(ref))
+            continue
         group = lookup.find_target_group(module, elbv2, ref)
         resolved[ref] = group["TargetGroupArn"]
         known[group["TargetGroupArn"]] = group["TargetGroupName"]
@@ -318,7 +326,7 @@ def main():
         if current is None:
             module.fail_json(msg="%s has no forward action (its actions: %s); alb_weighted_shift only changes forward weights"
                              % (what, [a.get("Type") for a in actions]))
-        arn_of = resolve_target_groups(module, elbv2, order, names)
+        arn_of = resolve_target_groups(module, elbv2, order, names, forwarded=current["order"])
         duplicates = sorted(set(a for a in arn_of.values() if list(arn_of.values()).count(a) > 1))
         if duplicates:
             module.fail_json(msg="weights name the same target group more than once (by name and by ARN?): %s" % duplicates)
