@@ -198,17 +198,21 @@ from ansible_collections.progressive.delivery.plugins.module_utils import weight
 
 
 def find_listener(module, elbv2):
-    """The listener ARN from listener_arn, or load_balancer + port."""
+    """(listener ARN, the listener as found or None) from listener_arn, or load_balancer + port."""
     params = module.params
     if params["listener_arn"]:
-        return params["listener_arn"]
+        return params["listener_arn"], None
     lb = lookup.find_load_balancer(module, elbv2, params["load_balancer"])
-    return lookup.find_listener(module, elbv2, lb, params["port"])["ListenerArn"]
+    listener = lookup.find_listener(module, elbv2, lb, params["port"])
+    return listener["ListenerArn"], listener
 
 
-def read_target(module, elbv2, listener_arn, rule_arn):
-    """(listener_arn, rule_arn or None, actions) of the listener's default actions or the rule."""
+def read_target(module, elbv2, listener_arn, rule_arn, found=None):
+    """(listener_arn, rule_arn or None, actions) of the listener's default actions or the rule; `found` is the
+    listener as the lookup by load balancer and port just read it (not read again)."""
     params = module.params
+    if found is not None and params["priority"] is None:
+        return listener_arn, None, found["DefaultActions"]
     if rule_arn:
         try:
             rule = elbv2.describe_rules(aws_retry=True, RuleArns=[rule_arn])["Rules"][0]
@@ -319,8 +323,8 @@ def main():
     names = {}
     what = params["rule_arn"] or params["listener_arn"] or "%s:%s" % (params["load_balancer"], params["port"])
     try:
-        listener_arn = None if params["rule_arn"] else find_listener(module, elbv2)
-        listener_arn, rule_arn, actions = read_target(module, elbv2, listener_arn, params["rule_arn"])
+        listener_arn, found = (None, None) if params["rule_arn"] else find_listener(module, elbv2)
+        listener_arn, rule_arn, actions = read_target(module, elbv2, listener_arn, params["rule_arn"], found)
         what = rule_arn or listener_arn
         current = wlib.read_forward(actions)
         if current is None:
