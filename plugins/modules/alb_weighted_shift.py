@@ -86,6 +86,9 @@ extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.mo
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
     C(DescribeTargetGroups), C(DescribeTargetHealth) (with O(min_healthy_targets)), C(ModifyListener) or C(ModifyRule).
+  - Lookups - a listener given by O(listener_arn) and a target group given by the ARN the forward action already
+    lists are not looked up (no C(DescribeLoadBalancers), no C(DescribeTargetGroups)); names, and ARNs new to the
+    forward action, are.
 """
 
 EXAMPLES = r"""
@@ -195,17 +198,21 @@ from ansible_collections.progressive.delivery.plugins.module_utils import weight
 
 
 def find_listener(module, elbv2):
-    """The listener ARN from listener_arn, or load_balancer + port."""
+    """(listener ARN, the listener as found or None) from listener_arn, or load_balancer + port."""
     params = module.params
     if params["listener_arn"]:
-        return params["listener_arn"]
+        return params["listener_arn"], None
     lb = lookup.find_load_balancer(module, elbv2, params["load_balancer"])
-    return lookup.find_listener(module, elbv2, lb, params["port"])["ListenerArn"]
+    listener = lookup.find_listener(module, elbv2, lb, params["port"])
+    return listener["ListenerArn"], listener
 
 
-def read_target(module, elbv2, listener_arn, rule_arn):
-    """(listener_arn, rule_arn or None, actions) of the listener's default actions or the rule."""
+def read_target(module, elbv2, listener_arn, rule_arn, found=None):
+    """(listener_arn, rule_arn or None, actions) of the listener's default actions or the rule; `found` is the
+    listener as the lookup by load balancer and port just read it (not read again)."""
     params = module.params
+    if found is not None and params["priority"] is None:
+        return listener_arn, None, found["DefaultActions"]
     if rule_arn:
         try:
             rule = elbv2.describe_rules(aws_retry=True, RuleArns=[rule_arn])["Rules"][0]
@@ -232,10 +239,15 @@ def reread_actions(elbv2, listener_arn, rule_arn):
     return elbv2.describe_listeners(aws_retry=True, ListenerArns=[listener_arn])["Listeners"][0]["DefaultActions"]
 
 
-def resolve_target_groups(module, elbv2, refs, known):
-    """{ref: arn} for target group names or ARNs; `known` (arn -> name) is filled in."""
+def resolve_target_groups(module, elbv2, refs, known, forwarded=()):
+    """{ref: arn} for target group names or ARNs; `known` (arn -> name) is filled in. An ARN the forward action
+    already sends to (`forwarded`) exists: it is not looked up again."""
     resolved = {}
     for ref in refs:
+        if ref in forwarded:
+            resolved[ref] = ref
+            known.setdefault(ref, wlib.target_group_name(ref))
+            continue
         group = lookup.find_target_group(module, elbv2, ref)
         resolved[ref] = group["TargetGroupArn"]
         known[group["TargetGroupArn"]] = group["TargetGroupName"]
@@ -311,14 +323,14 @@ def main():
     names = {}
     what = params["rule_arn"] or params["listener_arn"] or "%s:%s" % (params["load_balancer"], params["port"])
     try:
-        listener_arn = None if params["rule_arn"] else find_listener(module, elbv2)
-        listener_arn, rule_arn, actions = read_target(module, elbv2, listener_arn, params["rule_arn"])
+        listener_arn, found = (None, None) if params["rule_arn"] else find_listener(module, elbv2)
+        listener_arn, rule_arn, actions = read_target(module, elbv2, listener_arn, params["rule_arn"], found)
         what = rule_arn or listener_arn
         current = wlib.read_forward(actions)
         if current is None:
             module.fail_json(msg="%s has no forward action (its actions: %s); alb_weighted_shift only changes forward weights"
                              % (what, [a.get("Type") for a in actions]))
-        arn_of = resolve_target_groups(module, elbv2, order, names)
+        arn_of = resolve_target_groups(module, elbv2, order, names, forwarded=current["order"])
         duplicates = sorted(set(a for a in arn_of.values() if list(arn_of.values()).count(a) > 1))
         if duplicates:
             module.fail_json(msg="weights name the same target group more than once (by name and by ARN?): %s" % duplicates)

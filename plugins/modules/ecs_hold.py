@@ -13,6 +13,8 @@ description:
   - O(state=present) records a hold on a service (the old slot after a deployment reached 100 %) in its tags - until
     when, the task definition it runs, the production listener and its target group, the application's deployment
     lock. A hold already recorded for the same task definition is kept as it is, so a rerun does not extend it.
+  - With O(scale_down) (and O(wait)), O(state=present) also ends the hold once it has passed, in the same run - the
+    deployment's cleanup in one module run instead of two.
   - O(state=absent) looks at held services - O(services), or every service of O(cluster) that carries a hold - and
     for each one decides from AWS alone - its hold passed, it still runs the held task definition, it has no
     production traffic, and no deployment of the application is in flight (its lock) - then scales it to zero
@@ -48,9 +50,25 @@ options:
     description: SSM parameter of the application's deployment lock (O(state=present)).
     type: str
   scale_down:
-    description: With O(state=absent), scale expired slots to zero. C(false) only reports what would be done.
+    description:
+      - With O(state=absent), scale expired slots to zero; C(false) only reports what would be done. Default C(true).
+      - With O(state=present), end the hold in the same run once it has passed - at once with O(hold_seconds=0), or
+        after O(wait) - scaling the service to zero unless it serves production traffic again or runs another
+        revision; the application's lock is not looked at (the deployment recording the hold holds it). A hold that
+        passes at once is not written to the tags. Default C(false).
     type: bool
-    default: true
+  wait:
+    description:
+      - With O(state=present), wait inside the module until the hold has passed (the old slot still running), then
+        end it as O(scale_down) says. Not in check mode.
+    type: bool
+    default: false
+  current:
+    description:
+      - With O(state=present), the service as it is known - an RV(progressive.delivery.ecs_slot_info#module:slots)
+        entry (C(service_arn), C(task_definition), C(desired_count), C(tags)); given, the service is not described
+        again.
+    type: dict
 attributes:
   check_mode:
     description: Reports what it would record or scale down, changing nothing.
@@ -73,6 +91,19 @@ EXAMPLES = r"""
     target_group_arn: "{{ plan.live.target_group_arn }}"
     lock_name: "{{ plan.lock_name }}"
 
+- name: Keep the old slot warm for 5 minutes, wait for it, then scale it down (the plan knows the service)
+  progressive.delivery.ecs_hold:
+    cluster: prod-ecs-cluster
+    services: [myapp-a]
+    current: "{{ plan.live }}"
+    state: present
+    hold_seconds: 300
+    wait: true
+    scale_down: true
+    execution_id: "{{ plan.execution_id }}"
+    listener_arn: "{{ plan.listener_arn }}"
+    target_group_arn: "{{ plan.live.target_group_arn }}"
+
 - name: Scale down every slot of the cluster whose hold has passed (safe on a schedule)
   progressive.delivery.ecs_hold:
     cluster: prod-ecs-cluster
@@ -90,7 +121,9 @@ holds:
       description: Service name.
       type: str
     decision:
-      description: C(expired) (scaled down), C(holding), C(serving), C(superseded), C(locked), C(done) or C(recorded) (state=present).
+      description:
+        - C(expired) (scaled down), C(holding), C(serving), C(superseded), C(locked), C(done), or C(recorded)
+          (O(state=present), the hold not ended in this run).
       type: str
     reason:
       description: Why, in words.
@@ -163,30 +196,76 @@ def lock_held(ssm, name):
     return bool(name) and bool(locklib.LockStore(ssm, name, retry=True).read())
 
 
+def known_service(name, current):
+    """A describe_services-like entry of the service from the slot as the plan read it (ecs_slot_info's slots entry),
+    None when it lacks its ARN, task definition or desired count."""
+    current = current or {}
+    if any(current.get(k) in (None, "") for k in ("service_arn", "task_definition", "desired_count")):
+        return None
+    return dict(serviceName=name, serviceArn=current["service_arn"], taskDefinition=current["task_definition"],
+                desiredCount=int(current["desired_count"]), tags=[dict(key=k, value=v) for k, v in (current.get("tags") or {}).items()])
+
+
+def end_hold(module, ecs, service, decision, tag_keys):
+    """Scale an expired hold's service to zero and drop the hold's tags (`tag_keys`); only the tags of a void hold."""
+    if module.check_mode:
+        return
+    if decision == holdlib.EXPIRED:
+        ecs.update_service(aws_retry=True, cluster=module.params["cluster"], service=service["serviceName"], desiredCount=0)
+    if tag_keys:
+        ecs.untag_resource(aws_retry=True, resourceArn=service["serviceArn"], tagKeys=list(tag_keys))
+
+
 def record(module, ecs):
     p = module.params
     if not p["services"] or len(p["services"]) != 1 or not p["execution_id"] or not p["listener_arn"] or not p["target_group_arn"]:
         module.fail_json(msg="state=present needs exactly one service in services, and execution_id, listener_arn and target_group_arn")
     if p["hold_seconds"] < 0:
         module.fail_json(msg="hold_seconds must be >= 0, got %d" % p["hold_seconds"])
-    found = describe(ecs, p["cluster"], p["services"])
-    if not found:
-        module.fail_json(msg="service %s not found (ACTIVE) in cluster %s" % (p["services"][0], p["cluster"]))
-    service = found[0]
+    service = known_service(p["services"][0], p["current"])
+    if service is None:
+        found = describe(ecs, p["cluster"], p["services"])
+        if not found:
+            module.fail_json(msg="service %s not found (ACTIVE) in cluster %s" % (p["services"][0], p["cluster"]))
+        service = found[0]
+    name = service["serviceName"]
     before = tags_of(service)
     now = time.time()
     wanted = holdlib.hold_tags(now, p["hold_seconds"], p["execution_id"], revision_of(service), p["listener_arn"],
                                p["target_group_arn"], p["lock_name"], existing=before)
-    changed = any(before.get(k) != v for k, v in wanted.items())
-    if changed and not module.check_mode:
-        ecs.tag_resource(aws_retry=True, resourceArn=service["serviceArn"], tags=[{"key": k, "value": v} for k, v in sorted(wanted.items())])
     hold = holdlib.parse(wanted)
-    entry = dict(service=service["serviceName"], decision="recorded", until=hold["until"], remaining=holdlib.remaining(hold, now),
+    scale_down = bool(p["scale_down"])
+    changed = any(before.get(k) != v for k, v in wanted.items())
+    # A hold that has passed already and ends here (scale_down) is not written only to be dropped.
+    write_tags = changed and not (scale_down and holdlib.remaining(hold, now) == 0)
+    if write_tags and not module.check_mode:
+        ecs.tag_resource(aws_retry=True, resourceArn=service["serviceArn"], tags=[{"key": k, "value": v} for k, v in sorted(wanted.items())])
+    entry = dict(service=name, decision="recorded", until=hold["until"], remaining=holdlib.remaining(hold, now),
                  desired_count=service.get("desiredCount", 0), scaled_down=False, task_definition=hold["task_definition"],
                  reason="held until %s" % hold["until"] + ("" if changed else " (recorded before, kept)"))
-    diff = dict(before={service["serviceName"]: dict((k, before.get(k)) for k in holdlib.HOLD_TAGS if before.get(k))},
-                after={service["serviceName"]: wanted})
-    module.exit_json(changed=changed, holds=[entry], scaled_down=[], pending=[service["serviceName"]], diff=diff)
+    diff = dict(before={name: dict((k, before.get(k)) for k in holdlib.HOLD_TAGS if before.get(k))}, after={name: wanted})
+    if p["wait"] and entry["remaining"] > 0 and not module.check_mode:
+        time.sleep(entry["remaining"] + 1)
+        now = time.time()
+    if scale_down and holdlib.remaining(hold, now) == 0:
+        # The deployment that holds the application's lock ends its own hold: the lock is not looked at, the
+        # production traffic is (a slot that serves again is never scaled down).
+        elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
+        percent = traffic_percent(elbv2, p["listener_arn"], p["target_group_arn"])
+        decision, reason = holdlib.decide(hold, now, service.get("desiredCount", 0), revision_of(service), percent, False)
+        held_keys = [k for k in holdlib.HOLD_TAGS if k in before or (write_tags and k in wanted)]
+        if decision not in (holdlib.HOLDING, holdlib.LOCKED):
+            end_hold(module, ecs, service, decision, held_keys)
+            changed = changed or decision == holdlib.EXPIRED or bool(held_keys)
+            diff["after"] = {name: {}}
+            if decision == holdlib.EXPIRED:
+                diff["before"][name]["desired_count"] = service.get("desiredCount", 0)
+                diff["after"][name]["desired_count"] = 0
+        entry.update(decision=decision, reason=reason, remaining=holdlib.remaining(hold, now),
+                     scaled_down=decision == holdlib.EXPIRED)
+    scaled = [name] if entry["scaled_down"] else []
+    pending = [name] if entry["decision"] in ("recorded", holdlib.HOLDING, holdlib.LOCKED) else []
+    module.exit_json(changed=changed, holds=[entry], scaled_down=scaled, pending=pending, diff=diff)
 
 
 def release(module, ecs):
@@ -238,10 +317,16 @@ def main():
             listener_arn=dict(type="str"),
             target_group_arn=dict(type="str"),
             lock_name=dict(type="str"),
-            scale_down=dict(type="bool", default=True),
+            scale_down=dict(type="bool"),
+            wait=dict(type="bool", default=False),
+            current=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
+    if module.params["scale_down"] is None:
+        module.params["scale_down"] = module.params["state"] == "absent"
+    if module.params["state"] == "absent" and (module.params["wait"] or module.params["current"]):
+        module.fail_json(msg="wait and current go with state=present only")
     ecs = module.client("ecs", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
     try:
         if module.params["state"] == "present":

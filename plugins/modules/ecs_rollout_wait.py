@@ -26,7 +26,7 @@ options:
     description: The task definition (C(family:revision) or ARN) the PRIMARY deployment must run; another one fails the wait.
     type: str
   target_group:
-    description: Target group name or ARN whose healthy targets are counted.
+    description: Target group ARN (used as it is) or name (looked up) whose healthy targets are counted.
     type: str
   min_healthy_targets:
     description: Healthy targets needed in O(target_group). Defaults to the service's desired count.
@@ -151,7 +151,9 @@ def main():
     try:
         tg_arn = None
         if p["target_group"]:
-            tg_arn = lookup.find_target_group(module, elbv2, p["target_group"])["TargetGroupArn"]
+            # An ARN (the plan's) is used as it is: only a name is looked up.
+            tg_arn = p["target_group"] if p["target_group"].startswith("arn:") else \
+                lookup.find_target_group(module, elbv2, p["target_group"])["TargetGroupArn"]
         max_stopped = p["max_stopped_tasks"] or None
         misses = 0
         while True:

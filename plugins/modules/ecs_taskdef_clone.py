@@ -353,7 +353,11 @@ def run(module, ecs, allowed_fields):
 
     family = desired["family"]
     latest_arn = latest_active_arn(ecs, family)
-    latest = describe(ecs, latest_arn) if latest_arn else None
+    # The source is often the family's newest revision (the live one): read once, not twice.
+    if latest_arn and latest_arn == source_td["taskDefinitionArn"]:
+        latest = found
+    else:
+        latest = describe(ecs, latest_arn) if latest_arn else None
     current = tdlib.to_register_input(latest[0], tags=latest[1], allowed_fields=allowed_fields) if latest else None
 
     # Secret-looking environment values: masked in everything returned (results, diff, changes), by structure and,

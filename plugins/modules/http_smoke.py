@@ -81,8 +81,8 @@ options:
     default: false
 attributes:
   check_mode:
-    support: full
     description: Sends only GET requests, so it runs in check mode too.
+extends_documentation_fragment: [progressive.delivery.attributes]
 """
 
 EXAMPLES = r"""

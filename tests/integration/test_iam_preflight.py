@@ -187,7 +187,7 @@ def test_the_scoped_lab_deployer_passes_on_its_names_and_fails_on_others(request
     other = result.task("other cluster")
     assert other["failed"] is True
     assert {d["action"] for d in other["denied"]} == {"ecs:DescribeServices", "ecs:UpdateService", "ecs:TagResource",
-                                                      "ecs:UntagResource", "ecs:ListTagsForResource", "ecs:DescribeTasks",
+                                                      "ecs:UntagResource", "ecs:DescribeTasks",
                                                       "ecs:DescribeContainerInstances", "ssm:GetParameter",
                                                       "ssm:PutParameter", "ssm:DeleteParameter"}
     assert {"action": "ecs:UpdateService", "decision": "implicitDeny",

@@ -33,7 +33,7 @@ def decisions(policies, action, params):
     ("ecs:DescribeServices", {"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/prod-ecs-cluster",
                               "services": ["myapp-a"]},
      "arn:aws:ecs:us-east-1:123456789012:service/prod-ecs-cluster/myapp-a"),
-    ("ecs:ListTagsForResource", {"resourceArn": "arn:aws:ecs:us-east-1:123456789012:service/prod-ecs-cluster/myapp-b"},
+    ("ecs:TagResource", {"resourceArn": "arn:aws:ecs:us-east-1:123456789012:service/prod-ecs-cluster/myapp-b"},
      "arn:aws:ecs:us-east-1:123456789012:service/prod-ecs-cluster/myapp-b"),
     ("ecs:DescribeTasks", {"cluster": "prod-ecs-cluster", "tasks": ["abc"]},
      "arn:aws:ecs:us-east-1:123456789012:task/prod-ecs-cluster/abc"),

@@ -42,8 +42,10 @@ def test_every_module_a_role_uses_is_mapped_to_its_actions(coverage):
 
 def test_the_scan_sees_the_calls_the_issue_named(coverage):
     called = coverage["called"]
-    # community.aws.ecs_tag reads tags before it writes them (issue 14)
-    assert any("community.aws.ecs_tag" in where for where in called["ecs:ListTagsForResource"])
+    # green tags and updates the candidate with ecs_slot_update (issue 16), not community.aws.ecs_tag / ecs_service
+    assert any(where.startswith("plugins/modules/ecs_slot_update.py") for where in called["ecs:TagResource"])
+    assert any(where.startswith("plugins/modules/ecs_slot_update.py") for where in called["elasticloadbalancing:ModifyTargetGroup"])
+    assert "ecs:ListTagsForResource" not in called
     assert any(where.startswith("plugins/modules/alb_weighted_shift.py") for where in called["elasticloadbalancing:ModifyListener"])
     assert any(where.startswith("plugins/callback/deployment_audit.py") for where in called["logs:PutLogEvents"])
     assert any("ecs_taskdef_clone" in where for where in called["secretsmanager:DescribeSecret"])   # client("secretsmanager", r).x()

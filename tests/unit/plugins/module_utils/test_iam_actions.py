@@ -15,7 +15,7 @@ def test_the_list_covers_what_the_flow_calls():
     assert len(actions) == len(set(actions)), "duplicates in the list"
     assert ia.check_actions(actions) == []
     for needed in ("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:UpdateService",
-                   "ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:TagResource", "ecs:ListTagsForResource",
+                   "ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:TagResource",
                    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
                    "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
                    "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
@@ -206,7 +206,7 @@ def test_scoped_policy_one_statement_per_resource_kind():
     services = _statement(doc, "SlotServices")
     assert services["Resource"] == ["arn:aws:ecs:us-east-1:123456789012:service/prod-ecs-cluster/myapp-a",
                                     "arn:aws:ecs:us-east-1:123456789012:service/prod-ecs-cluster/myapp-b"]
-    assert {"ecs:UpdateService", "ecs:TagResource", "ecs:ListTagsForResource"} <= set(services["Action"])
+    assert {"ecs:UpdateService", "ecs:TagResource", "ecs:UntagResource"} <= set(services["Action"])
     assert _statement(doc, "ListenersOfTheLoadBalancer")["Resource"] == \
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/myapp-alb/*"
     assert _statement(doc, "DeploymentLockParameter")["Resource"] == [
