@@ -61,14 +61,17 @@ ECS_DEPLOY_TIMEOUT_S = 300
 
 # ---------------------------------------------------------------- pure parts (tests/unit/bench/test_ecs_deploy_compare.py)
 
+# Lines ecs-deploy prints when it fails: its failure message (and "Deployment Failed! <rollout reason>"), the service
+# events it treats as errors ("ERROR: ..."), a botocore ClientError ("An error occurred (...)"), an EcsError's text.
+ERROR_LINE = re.compile(r"^(deployment failed|error: |an error occurred|unknown task definition|traceback)", re.I)
+
+
 def parse_ecs_deploy_output(text):
     """What `ecs deploy` said it did: the revision it created, the one it deregistered, its own duration, success."""
     def number(pattern):
         m = re.search(pattern, text)
         return int(m.group(1)) if m else None
-    errors = [line.strip() for line in text.splitlines()
-              if line.strip() and re.search(r"error|failed|exception|unable", line, re.I)
-              and "tasks failed to start" not in line]
+    errors = [line.strip() for line in text.splitlines() if ERROR_LINE.match(line.strip())]
     return {"revision_created": number(r"Successfully created revision: (\d+)"),
             "revision_deregistered": number(r"Successfully deregistered revision: (\d+)"),
             "own_duration_s": number(r"Duration: (\d+) sec"),

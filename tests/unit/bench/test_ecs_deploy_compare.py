@@ -59,6 +59,12 @@ def test_ecs_deploy_output_failure_is_not_success():
     assert out["errors"] == ["Deployment failed due to timeout. Please see: https://github.com/fabfuel/ecs-deploy#timeout"]
     # A failure message in the output wins over a success line printed before it (e.g. the rollback's deployment).
     assert edc.parse_ecs_deploy_output(SUCCESS + "Deployment failed\n")["succeeded"] is False
+    # A release named like an error is no error.
+    assert edc.parse_ecs_deploy_output(SUCCESS.replace("v1.2.3", "v1.2.4-errors"))["succeeded"] is True
+    placement = SUCCESS.replace("Deployment successful\n", "\n2026-12-02 10:00:00\nERROR: (service myapp-a) was unable to "
+                                "place a task.\n\nDeployment failed\n")
+    assert edc.parse_ecs_deploy_output(placement)["errors"] == [
+        "ERROR: (service myapp-a) was unable to place a task.", "Deployment failed"]
 
 
 def second(t, versions, status=None, conn_errors=0, latency=30.0):
