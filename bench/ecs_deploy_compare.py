@@ -184,6 +184,16 @@ def bad_release_reading(run):
                run["tail_s"]))
 
 
+def loaded_note(doc):
+    """A warning when the machine was busier than its cores during the runs."""
+    loads = [doc["meta"]["load_start"][0], doc["meta"]["load_end"][0]] + [r["load_average_before"][0] for r in doc["runs"]]
+    if max(loads) <= (doc["meta"]["machine"].get("nproc") or 1):
+        return ""
+    return (" (up to %.1f before a run on %s cores: the machine was shared with other work, so the times are upper "
+            "bounds - ours, CPU-bound, far more than ecs-deploy's; the API calls do not depend on load)"
+            % (max(loads), doc["meta"]["machine"].get("nproc")))
+
+
 def render_markdown(doc):
     meta = doc["meta"]
     runs = [r for r in doc["runs"] if r.get("tag", NEW_TAG) == NEW_TAG]
@@ -191,11 +201,11 @@ def render_markdown(doc):
     by = {t: [r for r in runs if r["tool"] == t] for t in TOOLS}
     s = {t: summarize_tool(by[t]) for t in TOOLS if by[t]}
     out = ["Run %s on %s (%s cores, %s MB), %d run(s) alternating, v%s -> %s on a freshly seeded lab each time, %g req/s "
-           "through the production listener; load average %s at the start, %s at the end (the machine was shared with "
-           "other sessions' test suites: times are upper bounds, API calls do not depend on load). ecs-deploy %s; ours "
-           "with every watch and the hold at 0."
+           "through the production listener; load average %s at the start, %s at the end%s. ecs-deploy %s; ours with every "
+           "watch and the hold at 0."
            % (meta["date"], meta["machine"]["cpu"], meta["machine"]["nproc"], meta["machine"]["mem_mb"], len(runs),
-              OLD_TAG.lstrip("v"), NEW_TAG, meta["rps"], meta["load_start"], meta["load_end"], meta["ecs_deploy_version"]),
+              OLD_TAG.lstrip("v"), NEW_TAG, meta["rps"], meta["load_start"], meta["load_end"], loaded_note(doc),
+              meta["ecs_deploy_version"]),
            "",
            "| run | tool | exit | healthy on %s | wall time | AWS API calls (writes) | controller CPU | requests failed / sent "
            "(after exit) | p95 latency | new version first answers | old version last answers | seconds both answer | load before |"

@@ -195,3 +195,7 @@ def test_render_markdown_side_by_side_and_bad_release():
     assert "| ecs:DescribeServices | 12 | 10 |" in md and "| **total** | **18** | **21** |" in md
     assert "users saw **21 failed requests of 400**, 17 of them in the 20 s after ecs-deploy had exited" in md
     assert 'exit 0 ("Deployment successful") after 9.8 s' in md
+    assert "the machine was shared" not in md
+    doc["runs"][2]["load_average_before"] = [8.5, 6.0, 3.0]
+    assert "load average [1.0] at the start, [2.0] at the end (up to 8.5 before a run on 2 cores: the machine was" \
+        in edc.render_markdown(doc)
