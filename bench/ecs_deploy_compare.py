@@ -326,7 +326,8 @@ def run_ecs_deploy(lab, ecs_bin, live_slot, image, tag, key):
                               check=False)
         rc, text = proc.returncode, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as e:
-        rc, text = "timeout", "%s%s" % (e.stdout or "", e.stderr or "")
+        rc, text = "timeout", "".join(x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+                                      for x in (e.stdout, e.stderr))
     detail = parse_ecs_deploy_output(text)
     detail["command"] = " ".join(cmd[1:]).replace(lab.endpoint, "<lab>")
     detail["output_tail"] = text.strip().splitlines()[-8:]
