@@ -119,6 +119,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+applied_at:
+  description: When the weights were seen in effect (read back after the change, or found already so), epoch seconds;
+    a traffic step's evidence starts here.
+  returned: success
+  type: int
+  sample: 1764669600
 listener_arn:
   description: ARN of the listener (the rule's listener when a rule was changed).
   returned: always
@@ -373,6 +379,7 @@ def main():
     live_arn = wlib.live_target_group(result_config)
     result = dict(
         changed=changed,
+        applied_at=int(time.time()),
         listener_arn=listener_arn,
         previous=wlib.describe_config(current, names),
         current=wlib.describe_config(result_config, names),
