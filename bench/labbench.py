@@ -191,6 +191,23 @@ def task_timings(result):
     return out
 
 
+def unpack_ref(ref, into):
+    """The collection as it is at git `ref`, unpacked (git archive) as a collection tree under `into`; returns
+    (collections root, checkout) - for a benchmark's "before" beside this checkout's "after"."""
+    checkout = Path(into) / "ansible_collections" / "progressive" / "delivery"
+    checkout.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True,
+                             timeout=60, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive, check=True, timeout=60)
+    return Path(into), checkout
+
+
+def collection_env(collections_root, checkout):
+    """The environment that makes ansible-playbook run the collection unpacked at `checkout`."""
+    return {"ANSIBLE_CONFIG": str(Path(checkout) / "ansible.cfg"), "ANSIBLE_COLLECTIONS_PATH": str(collections_root),
+            "ANSIBLE_ROLES_PATH": str(Path(checkout) / "roles")}
+
+
 def run_playbook(*args, **kwargs):
     from harness import run_playbook as _run
     return _run(*args, **kwargs)

@@ -14,7 +14,7 @@ at 0 (extra vars), under light traffic (--rps, default 20) so the comparison has
 - the AWS API calls the run made (STATE_DIR/api-requests.jsonl: the requests signed with the run's own dummy access
   key) by service and operation, against MINIMUM_CALLS below.
 
-    python bench/overhead.py [--runs N] [--rps R] [--quick] [--keep-lab] [--update-readme]
+    python bench/overhead.py [--runs N] [--rps R] [--quick] [--ref REF] [--keep-lab] [--update-readme]
 """
 import argparse
 import os
@@ -189,7 +189,8 @@ def lab_rollout_baseline(lab, timeout=180.0):
             "both_s": round(max(steady or 0, healthy_at or 0), 1) if steady and healthy_at else None, "polls": polls}
 
 
-def one_run(lab, rps, workdir, index):
+def one_run(lab, rps, workdir, index, variant=None):
+    """One deployment; `variant` (label, collections root, checkout) runs that collection instead of this checkout."""
     from lab.traffic import TrafficGenerator
     if not lab.at_rest():
         lab.reset()
@@ -203,7 +204,11 @@ def one_run(lab, rps, workdir, index):
     load_before = labbench.load()
     started = time.time()
     key = "pdbenchoverhead%d%d" % (os.getpid(), index)
-    result = labbench.run_playbook(labbench.ECS_PLAYBOOK, inventory=labbench.INVENTORY, timeout=900,
+    label, playbook, env = "this checkout", labbench.ECS_PLAYBOOK, None
+    if variant:
+        label, root, checkout = variant
+        playbook, env = Path(checkout) / "playbooks" / "ecs_blue_green.yml", labbench.collection_env(root, checkout)
+    result = labbench.run_playbook(playbook, inventory=labbench.INVENTORY, timeout=900, env=env,
                                    extra_vars=dict(lab.lab_vars(), ecs_validate_image_tag=tag, **labbench.run_vars(key),
                                                    **ZERO_WATCH))
     wall = time.time() - started
@@ -216,9 +221,10 @@ def one_run(lab, rps, workdir, index):
     in_tasks = sum(end - start for _n, _h, start, end, _r in timings if start and end)
     per_phase = phases(timings)
     rollout_wait = sum(s for p, s in per_phase if p.startswith("green: rollout wait"))
-    run = {"run": index, "tag": tag, "rc": result.rc, "wall_s": round(wall, 1), "load_average_before": load_before,
-           "load_average_after": labbench.load(), "phases": per_phase,
+    run = {"run": index, "label": label, "tag": tag, "rc": result.rc, "wall_s": round(wall, 1),
+           "load_average_before": load_before, "load_average_after": labbench.load(), "phases": per_phase,
            "between_tasks_s": round(wall - in_tasks, 1), "tasks": len(timings),
+           "tasks_skipped": sum(1 for _n, _h, _s, _e, res in timings if isinstance(res, dict) and res.get("skipped")),
            "rollout_wait_s": round(rollout_wait, 1), "beyond_lab_waits_s": round(wall - rollout_wait, 1),
            "api_calls": calls, "api_calls_total": total, "key": key,
            "timings": [(name, round(start - started, 2), round(end - started, 2))
@@ -248,7 +254,8 @@ def render_markdown(doc):
         for p, _s in r["phases"]:
             if p not in names:
                 names.append(p)
-    out += ["| phase | " + " | ".join("run %d (%s)" % (r["run"], r["tag"]) for r in runs) + " |",
+    out += ["| phase | " + " | ".join("run %d (%s%s)" % (r["run"], r["tag"], ", " + r["label"] if r.get("label") else "")
+                                      for r in runs) + " |",
             "|---|" + "---|" * len(runs)]
     for name in names:
         out.append("| %s | " % name + " | ".join("%.1f s" % sum(s for p, s in r["phases"] if p == name)
@@ -258,8 +265,9 @@ def render_markdown(doc):
     out.append("| **playbook wall time** | " + " | ".join("**%.1f s**" % r["wall_s"] for r in runs) + " |")
     out.append("| **beyond the lab's rollout wait** | " + " | ".join("**%.1f s**" % r["beyond_lab_waits_s"] for r in runs)
                + " |")
-    out.append("| tasks run / load average before | " + " | ".join("%d / %.2f" % (r["tasks"], r["load_average_before"][0])
-                                                                    for r in runs) + " |")
+    out.append("| tasks (of them skipped) / load average before | "
+               + " | ".join("%d (%s) / %.2f" % (r["tasks"], r.get("tasks_skipped", "?"), r["load_average_before"][0])
+                            for r in runs) + " |")
     out += ["", "The lab's own rollout without Ansible (idle slot to %s tasks on the live revision, through the API): "
             "steady after %s s, %s healthy targets after %s s."
             % (base.get("tasks"), base.get("steady_s"), base.get("tasks"), base.get("healthy_s")), ""]
@@ -279,6 +287,8 @@ def main(argv=None):
     p.add_argument("--rps", type=float, default=20.0, help="traffic during the run (0: none)")
     p.add_argument("--quick", action="store_true", help="one run")
     p.add_argument("--keep-lab", action="store_true", help="leave a lab started here running")
+    p.add_argument("--ref", help="also run the collection as it is at this git ref, alternating with this checkout "
+                                 "(before / after, side by side on the same lab)")
     p.add_argument("--update-readme", action="store_true")
     args = p.parse_args(argv)
     runs_wanted = args.runs or (1 if args.quick else 2)
@@ -287,8 +297,12 @@ def main(argv=None):
     load_start = labbench.load()
     runs = []
     with labbench.LabSession(keep=args.keep_lab) as lab, tempfile.TemporaryDirectory(prefix="pd-bench-oh-") as work:
-        for i in range(1, runs_wanted + 1):
-            run = one_run(lab, args.rps, work, i)
+        variants = [None]
+        if args.ref:
+            variants = [("%s (before)" % args.ref,) + labbench.unpack_ref(args.ref, Path(work) / "before"), None]
+        plan = [v for _ in range(runs_wanted) for v in variants]
+        for i, variant in enumerate(plan, 1):
+            run = one_run(lab, args.rps, work, i, variant)
             runs.append(run)
             print("run %d (%s): rc %s, %.1f s wall, %.1f s beyond the rollout wait, %d API calls; phases %s"
                   % (i, run["tag"], run["rc"], run["wall_s"], run["beyond_lab_waits_s"], run["api_calls_total"],
@@ -296,7 +310,7 @@ def main(argv=None):
         baseline = lab_rollout_baseline(lab)
         print("lab rollout baseline: %s" % baseline)
     doc = {"meta": {"date": labbench.now_utc(), "machine": labbench.machine(), "rps": args.rps,
-                    "load_start": load_start, "load_end": labbench.load(), "extra_vars": ZERO_WATCH},
+                    "load_start": load_start, "load_end": labbench.load(), "extra_vars": ZERO_WATCH, "ref": args.ref},
            "runs": runs, "lab_baseline": baseline,
            "minimum_calls": [{"call": c, "count": n, "why": w} for c, n, w in MINIMUM_CALLS]}
     labbench.publish("overhead", doc, render_markdown(doc), args.update_readme)
