@@ -275,7 +275,7 @@ def test_version_failing_health_rolls_the_first_batch_back_and_stops(fleet, traf
     assert sorted(failed) == first, result
     for host in first:
         assert host in failed[host] and fleet.address[host] in failed[host]
-        assert "%s failed at 'Wait for the health URL to answer 200" % UNHEALTHY in failed[host]
+        assert "%s failed at 'Switch current to %s and wait for the health URL to answer 200" % (UNHEALTHY, UNHEALTHY) in failed[host]
         assert "503" in failed[host]
         assert "rolled back to %s" % OLD in failed[host]
         assert "rollout stopped" in failed[host]
