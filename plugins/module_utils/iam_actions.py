@@ -412,6 +412,8 @@ def _expand(template, names):
             item = item.replace("{%s}" % key, names[key])
         if item.count("arn:") > 1:                      # an ARN given in place of a name
             item = item[item.rindex("arn:"):]
+        if item.endswith("*.claim"):                    # the claim of a lock given as a pattern: the pattern has it
+            continue
         if item not in resources:
             resources.append(item)
     return resources

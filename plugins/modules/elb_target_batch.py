@@ -108,7 +108,7 @@ waited_seconds:
 """
 
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
-    BotoCoreError, ClientError, ProgressiveDeliveryModule)
+    BotoCoreError, ClientError, ProgressiveDeliveryModule, jittered_backoff)
 from ansible_collections.progressive.delivery.plugins.module_utils import elb_target_batch as batch
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 
@@ -137,7 +137,7 @@ def main():
     if errors:
         module.fail_json(msg="; ".join(errors))
     targets = batch.normalize(p["targets"])
-    elbv2 = module.client("elbv2")
+    elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
     try:
         arn = p["target_group_arn"] or lookup.find_target_group(module, elbv2, p["target_group_name"])["TargetGroupArn"]
 
@@ -148,8 +148,10 @@ def main():
         change = batch.to_change(p["state"], now)
         if change and not module.check_mode:
             by_key = dict((batch.key(t), t) for t in targets)
-            call = elbv2.register_targets if p["state"] == "present" else elbv2.deregister_targets
-            call(aws_retry=True, TargetGroupArn=arn, Targets=[by_key[k] for k in change])
+            if p["state"] == "present":
+                elbv2.register_targets(aws_retry=True, TargetGroupArn=arn, Targets=[by_key[k] for k in change])
+            else:
+                elbv2.deregister_targets(aws_retry=True, TargetGroupArn=arn, Targets=[by_key[k] for k in change])
         waited = 0.0
         if targets and p["wait"] and not module.check_mode:
             done, now, waited = batch.wait_until(read, p["state"], targets, p["timeout"], p["poll_interval"],
