@@ -185,6 +185,10 @@ def deploy(lab, fleet, checkout, env, version, serial, forks, groups, workdir):
         data = json.loads(out[start:]) if start >= 0 else {}
     except ValueError:
         data = {}
+    if os.environ.get("VM_HOST_COST_DUMP"):              # the run's JSON (task timings), for a closer look
+        dump = Path(os.environ["VM_HOST_COST_DUMP"])
+        dump.mkdir(parents=True, exist_ok=True)
+        (dump / ("%s-%s-%d.json" % (Path(str(checkout)).name, version, time.time()))).write_text(out[start:] if start >= 0 else out)
     names = set(fleet.existing())
     per_host = {}
     for play in data.get("plays", []):

@@ -11,6 +11,10 @@ deployment   the playbook's record (ecs_bg_deployment): service, image_tag, dige
              window, weights, metrics (cw_compare's table) and periods (cw_compare's per-period values).
 trail        the audit_event records of the run (fact deployment_audit_trail), each with phase, decision, time.
 
+A VM rolling deployment (playbooks/vm_rolling.yml) gives batches as its steps: each with `batch` (its number),
+`hosts` (per host: host, target, status, before, version, health, switch_seconds, reason), decision, started_at,
+finished_at, seconds and failed_percent. The page then shows a batch section instead of the traffic steps.
+
 The page fetches nothing: CSS inline, charts as inline SVG drawn here, no scripts, and a
 Content-Security-Policy that forbids every fetch. Everything from the input is escaped.
 """
@@ -42,6 +46,8 @@ PHASE_LABELS = {
     "rollback": "Rolled back",
     "notify": "Notification",
     "end": "Finished",
+    "batch": "Batch",
+    "finish": "Finished the rollout",
 }
 UNITS = {"TargetResponseTime": "s", "CPUUtilization": "%", "MemoryUtilization": "%"}
 CHART_WIDTH = 560
@@ -231,6 +237,11 @@ def _detail(record):
             parts.append("candidate kept for forensics")
     elif phase == "cleanup":
         parts.append(text(record.get("old_service"), "old slot") + ": " + text(record.get("decision")))
+    elif phase == "batch" and isinstance(record.get("hosts"), list):
+        parts.append(", ".join("%s %s" % (text(h.get("host")), text(h.get("status")))
+                               for h in record["hosts"] if isinstance(h, dict)))
+        if record.get("reason"):
+            parts.append(text(record.get("reason")))
     elif record.get("reason"):
         parts.append(text(record.get("reason")))
     return "; ".join(parts)
@@ -251,6 +262,8 @@ def timeline(deployment, trail=None):
             label = PHASE_LABELS.get(phase, phase.capitalize())
             if phase == "shift":
                 label = "Traffic %s %%" % fmt_value(record.get("percent"))
+            elif phase == "batch" and record.get("batch") is not None:
+                label = "Batch %s" % text(record.get("batch"))
             events.append({"time": parse_time(record.get("time")), "phase": phase, "label": label,
                            "decision": text(record.get("decision"), ""), "detail": _detail(record)})
     else:
@@ -400,6 +413,10 @@ def _facts(deployment):
         ("Finished", deployment.get("finished_at")),
         ("Duration", duration(deployment.get("duration_seconds"))),
     ]
+    if is_batches(deployment):      # VM rolling: hosts and batches, no slots or image
+        rows = [r for r in rows if r[0] not in ("Slots", "Cluster", "Image", "Digest", "Task definition", "Desired count")]
+        rows.insert(1, ("Hosts", deployment.get("hosts")))
+        rows.insert(2, ("Package sha256", deployment.get("digest")))
     if text(deployment.get("reason"), ""):
         rows.append(("Why it was rolled back", deployment.get("reason")))
     body = "".join("<tr><th>%s</th><td>%s</td></tr>" % (esc(k), esc(text(v))) for k, v in rows)
@@ -418,7 +435,7 @@ def _timeline_section(deployment, trail):
                        pill(event["decision"]) if event["decision"] else "", esc(event["detail"])))
     path = traffic_path(deployment, trail)
     chart = ""
-    if len(path) >= 2:
+    if len(path) >= 2 and not is_batches(deployment):
         chart = '<div class="chart">%s</div>' % line_chart(
             "Production traffic to the candidate", [("candidate %", TRAFFIC_COLOR, path)],
             lambda v: "%d %%" % v, width=1100, height=170, step=True, y_max=100)
@@ -538,6 +555,41 @@ def _step_section(index, step):
                 _metric_table(step), charts, _period_table(step)))
 
 
+# --- VM rolling deployments: batches instead of traffic steps --------------------------------------
+
+def is_batches(deployment):
+    """True when the deployment's steps are batches of hosts (a VM rolling deployment)."""
+    steps = steps_of(deployment)
+    return bool(steps) and all(isinstance(s.get("hosts"), list) and "batch" in s for s in steps)
+
+
+def _batch_section(step):
+    rows = []
+    for host in step.get("hosts") or []:
+        if not isinstance(host, dict):
+            continue
+        rows.append('<tr class="host"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class="num">%s</td>'
+                    '<td class="reason">%s</td></tr>' % (
+                        esc(text(host.get("host"))), esc(text(host.get("target"))), pill(host.get("status")),
+                        esc(text(host.get("before"))), esc(text(host.get("version"))) + " " + pill(host.get("health")),
+                        esc(duration(number(host.get("switch_seconds"))) if number(host.get("switch_seconds")) is not None
+                            else "-"),
+                        esc(text(host.get("reason"), ""))))
+    facts = []
+    for key, label in (("started_at", "started"), ("finished_at", "finished")):
+        if text(step.get(key), ""):
+            facts.append("%s %s" % (label, text(step.get(key))))
+    if number(step.get("seconds")) is not None:
+        facts.append("took %s" % duration(number(step.get("seconds"))))
+    if number(step.get("failed_percent")) is not None:
+        facts.append("%s %% failed" % fmt_value(number(step.get("failed_percent"))))
+    return ('<section class="batch" id="batch-%s"><h3>Batch %s: %s</h3><p>%s</p><p class="reason">%s</p>'
+            '<table class="hosts"><tr><th>host</th><th>target</th><th>result</th><th>before</th><th>now / health</th>'
+            '<th>switch</th><th>why</th></tr>%s</table></section>' % (
+                esc(text(step.get("batch"))), esc(text(step.get("batch"))), pill(step.get("decision")),
+                esc("; ".join(facts)), esc(text(step.get("reason"), "")), "".join(rows)))
+
+
 def render(deployment, trail=None, generated_at=None):
     """The HTML page (a str) for `deployment` (see the module docstring) and the run's audit `trail`."""
     deployment = deployment if isinstance(deployment, dict) else {}
@@ -547,10 +599,14 @@ def render(deployment, trail=None, generated_at=None):
     step_html = "".join(_step_section(i, step) for i, step in enumerate(steps, 1))
     if not steps:
         step_html = '<p class="reason">no traffic step was taken</p>'
+    steps_heading = '<h2 id="steps">Traffic steps: decisions and live vs candidate</h2>'
     generated = generated_at or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     legend = ('<p>Charts: <span class="legend" style="background:%s"></span>live '
               '<span class="legend" style="background:%s"></span>candidate; one point per metric period.</p>'
               % (LIVE_COLOR, CANDIDATE_COLOR))
+    if is_batches(deployment):
+        step_html = "".join(_batch_section(step) for step in steps)
+        steps_heading, legend = '<h2 id="batches">Batches: host by host</h2>', ""
     return "".join([
         "<!DOCTYPE html>\n",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -562,7 +618,7 @@ def render(deployment, trail=None, generated_at=None):
             STATUS_COLORS.get(status, "#6e7781"), esc(status)),
         _facts(deployment),
         _timeline_section(deployment, trail),
-        '<h2 id="steps">Traffic steps: decisions and live vs candidate</h2>',
+        steps_heading,
         legend,
         step_html,
         '<p class="reason">Generated %s by progressive.delivery for execution %s.</p>' % (

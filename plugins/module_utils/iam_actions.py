@@ -61,12 +61,14 @@ ECS_BLUE_GREEN_ACTIONS = (
     ("logs:PutLogEvents", "audit trail in CloudWatch Logs (deployment_audit)"),
 )
 
-# The VM path (roles/vm_deploy): target registration around each host's switch, and an optional S3 package.
+# The VM path (roles/vm_deploy): target registration around each batch's switch (elb_target_batch), the fleet's
+# deployment lock (deploy_lock: the ECS flow's actions, on the VM lock's parameter, see SCOPE_STATEMENTS), and an
+# optional S3 package.
 VM_ROLLING_ACTIONS = (
-    ("elasticloadbalancing:DescribeTargetGroups", "resolve the target group by name (community.aws.elb_target)"),
-    ("elasticloadbalancing:DescribeTargetHealth", "wait for draining / healthy (community.aws.elb_target)"),
-    ("elasticloadbalancing:RegisterTargets", "put the host back in (community.aws.elb_target)"),
-    ("elasticloadbalancing:DeregisterTargets", "take the host out (community.aws.elb_target)"),
+    ("elasticloadbalancing:DescribeTargetGroups", "resolve the target group by name (elb_target_batch)"),
+    ("elasticloadbalancing:DescribeTargetHealth", "wait for draining / healthy (elb_target_batch)"),
+    ("elasticloadbalancing:RegisterTargets", "put the batch back in (elb_target_batch)"),
+    ("elasticloadbalancing:DeregisterTargets", "take the batch out (elb_target_batch)"),
     ("s3:GetObject", "download the package and its .sha256 sidecar (amazon.aws.s3_object, when vm_deploy_s3_bucket is set)"),
     ("s3:ListBucket", "amazon.aws.s3_object checks the bucket and the key exist (HeadBucket; HeadObject of a missing key)"),
 )
@@ -118,8 +120,11 @@ SCOPE_STATEMENTS = (
     ("vm_target_group", "VmTargetGroups",
      ("arn:{partition}:elasticloadbalancing:{region}:{account}:targetgroup/{vm_target_group}/*",)),
     # The lock and its claim (<lock>.claim: every change of an existing lock is made under it, deploy_lock).
+    # The VM path's locks (vm_rolling_lock_name, one per fleet; default /progressive-delivery/vm/<hosts group>).
     ("lock", "DeploymentLockParameter", ("arn:{partition}:ssm:{region}:{account}:parameter{lock}",
-                                         "arn:{partition}:ssm:{region}:{account}:parameter{lock}.claim")),
+                                         "arn:{partition}:ssm:{region}:{account}:parameter{lock}.claim",
+                                         "arn:{partition}:ssm:{region}:{account}:parameter{vm_lock}",
+                                         "arn:{partition}:ssm:{region}:{account}:parameter{vm_lock}.claim")),
     ("repository", "EcrRepository", ("arn:{partition}:ecr:{region}:{account}:repository/{repository}",)),
     ("pass_role", "PassTaskRolesToEcsTasks", ("arn:{partition}:iam::{account}:role/{pass_role}",)),
     ("read_role", "ReadTaskRoles", ("arn:{partition}:iam::{account}:role/{read_role}",)),
@@ -322,6 +327,7 @@ def _sid(service):
 
 # Names a scoped policy is rendered for: singular placeholder in SCOPE_STATEMENTS -> list key in the names.
 LIST_NAMES = {"service": "services", "target_group": "target_groups", "vm_target_group": "vm_target_groups",
+              "vm_lock": "vm_locks",
               "pass_role": "pass_roles", "read_role": "read_roles", "principal": "deployer_arns", "secret": "secrets",
               "log_group": "log_groups", "bucket": "buckets", "assume_role": "assume_roles"}
 SCALAR_NAMES = ("partition", "region", "account", "cluster", "app", "load_balancer", "lock", "repository")
@@ -345,7 +351,8 @@ def check_scope(scope):
 def scope_names(scope):
     """The names a scoped policy is rendered for, from `scope` (missing ones get the collection's defaults:
     slots <app>-a / <app>-b, load balancer <app>-alb, lock /progressive-delivery/locks/<cluster>/<app>, repository
-    <app>, roles <app>-task-role / <app>-execution-role; secrets, log groups, VM target groups and buckets `*`).
+    <app>, roles <app>-task-role / <app>-execution-role; secrets, log groups, VM target groups and buckets `*`, VM locks
+    /progressive-delivery/vm/*).
     An ARN given for a role, principal or secret is used as it is."""
     scope = dict(scope or {})
     if "account_id" in scope and "account" not in scope:
@@ -367,10 +374,12 @@ def scope_names(scope):
         "secrets": list(scope.get("secrets") or ["*"]),
         "log_groups": list(scope.get("log_groups") or ["*"]),
         "vm_target_groups": list(scope.get("vm_target_groups") or ["*"]),
+        "vm_locks": list(scope.get("vm_locks") or ["/progressive-delivery/vm/*"]),
         "buckets": list(scope.get("buckets") or ["*"]),
     }
     if not names["lock"].startswith("/"):
         names["lock"] = "/" + names["lock"]
+    names["vm_locks"] = [n if n.startswith("/") else "/" + n for n in names["vm_locks"]]
     names["assume_roles"] = list(scope.get("assume_roles") or scope.get("deployer_roles") or ["*"])
     names["read_roles"] = names["pass_roles"] + [r for r in scope.get("deployer_roles") or [] if r not in names["pass_roles"]]
     names["deployer_arns"] = list(scope.get("deployer_arns") or [
@@ -394,6 +403,8 @@ def _expand(template, names):
             item = item.replace("{%s}" % key, names[key])
         if item.count("arn:") > 1:                      # an ARN given in place of a name
             item = item[item.rindex("arn:"):]
+        if item.endswith("*.claim"):                    # the claim of a lock given as a pattern: the pattern has it
+            continue
         if item not in resources:
             resources.append(item)
     return resources

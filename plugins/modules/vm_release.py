@@ -27,8 +27,9 @@ description:
     a different package or an unfinished unpack is replaced.
   - O(state=switched) stops the service (when O(stop=true)), points C(current) at O(version) (and C(previous) at
     O(previous) when given), then starts the service - the moment the host changes release. Links are replaced
-    atomically (a new link renamed over the old one). With O(keep), it then prunes as O(state=pruned) does, in the
-    same run.
+    atomically (a new link renamed over the old one). With O(health_url), it then waits for the health URL as
+    O(state=healthy) does, and fails as it does (the switch made stays; the caller rolls back). With O(keep), it
+    then prunes as O(state=pruned) does, in the same run (after the health URL answered, when one is given).
   - O(state=healthy) waits, on the host itself, for the port of O(health_url) to accept connections (up to
     O(port_timeout) seconds), then for O(health_url) to answer 200 (O(health_retries) attempts, O(health_delay)
     seconds apart) - the job of an M(ansible.builtin.wait_for) plus an M(ansible.builtin.uri) per attempt, in one
@@ -120,13 +121,16 @@ options:
     description:
       - With O(state=healthy), the C(http://) or C(https://) URL that must answer 200 (HTTPS certificates are
         validated against the host's trusted CAs).
+      - With O(state=switched), the same wait right after the start, in the same run (optional).
     type: str
   port_timeout:
-    description: With O(state=healthy), seconds to wait for the port of O(health_url) to accept connections.
+    description: With O(state=healthy) (or O(state=switched) and O(health_url)), seconds to wait for the port of
+      O(health_url) to accept connections.
     type: int
     default: 60
   health_retries:
-    description: With O(state=healthy), requests to O(health_url) before it counts as failed (at least 1).
+    description: With O(state=healthy) (or O(state=switched) and O(health_url)), requests to O(health_url) before
+      it counts as failed (at least 1).
     type: int
     default: 30
   health_delay:
@@ -238,11 +242,11 @@ removed:
   elements: str
 status:
   description: With O(state=healthy), the last HTTP status of O(health_url) (-1 when it did not answer).
-  returned: when state is healthy
+  returned: when state is healthy, or switched with O(health_url)
   type: int
 attempts:
   description: With O(state=healthy), the requests made to O(health_url).
-  returned: when state is healthy
+  returned: when state is healthy, or switched with O(health_url)
   type: int
 commands:
   description: With O(state=switched), the service commands run, in order, with their output.
@@ -417,6 +421,13 @@ def do_switched(module, layout):
         if p["daemon_reload"]:
             result["commands"].append(run(module, [systemctl, "daemon-reload"], "systemctl daemon-reload"))
         result["commands"].append(run(module, [systemctl, "start", p["systemd_unit"]], "systemctl start"))
+    if p["health_url"]:
+        outcome = vr.wait_healthy(p["health_url"], p["port_timeout"], p["health_retries"], p["health_delay"])
+        result.update(status=outcome["status"], attempts=outcome["attempts"])
+        if not outcome["ok"]:
+            result.update(layout.snapshot())
+            module.fail_json(msg=outcome["msg"], **result)
+        result["msg"] = outcome["msg"]
     if p["keep"]:
         result["removed"] = prune(layout, p["keep"], p["protect"], module.check_mode)
     result.update(layout.snapshot())
@@ -507,7 +518,7 @@ def main():
         problems.append("sha256 must be 64 lowercase hex digits, got %r" % p["sha256"])
     if p["state"] == "pruned" and p["keep"] is None:
         p["keep"] = 5
-    if p["state"] == "healthy":
+    if p["state"] == "healthy" or (p["state"] == "switched" and p["health_url"]):
         problems.append(vr.health_input_problem(p["health_url"], p["port_timeout"], p["health_retries"],
                                                 p["health_delay"]))
     if p["keep"] is not None and p["keep"] < 1:

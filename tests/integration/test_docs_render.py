@@ -51,7 +51,8 @@ def test_the_collection_has_what_we_expect_to_document():
     assert "audit_event" in plugin_names("action")
     assert "deployment_summary" in plugin_names("filter")
     assert plugin_names("callback") == ["deployment_audit"]
-    assert role_entry_points()["vm_deploy"] == ["main", "rollback", "verify_artifact"]
+    assert role_entry_points()["vm_deploy"] == ["main", "rollback", "rollout_finish", "rollout_start", "verify_artifact"]
+    assert "elb_target_batch" in plugin_names("modules") and "release_name_problems" in plugin_names("filter")
 
 
 @pytest.mark.parametrize("kind, doc_type", [("modules", "module"), ("filter", "filter"), ("callback", "callback")])

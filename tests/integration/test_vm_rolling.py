@@ -8,6 +8,7 @@ checks its own precondition and brings the fleet there if needed.
 To run against a private lab beside a shared one, export LAB_STATE_DIR, LAB_AWS_PORT, LAB_PROD_PORT, LAB_TEST_PORT,
 LAB_VM_PORT, LAB_VM_BRIDGE, LAB_VM_SUBNET, LAB_VM_PREFIX and LAB_VM_INVENTORY before pytest starts.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO, run_playbook
+from harness import REPO, localhost_play, run_playbook
 
 pytestmark = [
     pytest.mark.lab,
@@ -29,6 +30,7 @@ ROLLING = REPO / "playbooks" / "vm_rolling.yml"
 ROLLBACK = REPO / "playbooks" / "vm_rollback.yml"
 HOSTS = 5
 OLD, NEW, UNHEALTHY = "v1.2.2", "v1.2.3", "v1.2.4-unhealthy"
+LOCK = "/progressive-delivery/vm/vm_hosts"           # the fleet's lock: vm_rolling_lock_name's default for vm_hosts
 
 
 class Fleet:
@@ -98,13 +100,48 @@ class Fleet:
         return self.vmfleet.veth(self.names.index(name) + 1)
 
 
-def run(fleet, playbook, **extra):
+def run(fleet, playbook, env=None, **extra):
     extra_vars = {"aws_endpoint_url": fleet.lab.endpoint}
     extra_vars.update(extra)
     # The lab inventory's hosts file (its group_vars come with it), not its directory: a vm_hosts.yml another lab
     # wrote there would add that lab's hosts to the play.
     return run_playbook(playbook, extra_vars=extra_vars, inventory=REPO / "inventories" / "lab" / "hosts.yml",
-                        args=("-i", str(fleet.inventory)), timeout=900)
+                        args=("-i", str(fleet.inventory)), timeout=900, env=env)
+
+
+def audited(tmp_path):
+    """The env that turns the deployment_audit callback on, writing to tmp_path/audit.jsonl."""
+    return {"ANSIBLE_CALLBACKS_ENABLED": "progressive.delivery.deployment_audit",
+            "DEPLOYMENT_AUDIT_FILE": str(tmp_path / "audit.jsonl")}
+
+
+def audit_records(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def steps(records):
+    """The step records (audit_event's), each with what the callback keeps under `details` lifted beside the rest."""
+    return [dict(r.get("details") or {}, **r) for r in records if r.get("phase")]
+
+
+def lock_play(fleet, execution_id, state="present", check=False):
+    """deploy_lock on the fleet's lock, through the module's interface."""
+    return run_playbook(localhost_play([{"name": "Lock", "progressive.delivery.deploy_lock": {
+        "name": LOCK, "execution_id": execution_id, "digest": "sha256:" + "0" * 64, "owner": "another-team",
+        "state": state}}], fleet.lab.endpoint), check=check)
+
+
+def lock_is_free(fleet):
+    """Another execution could take the fleet's lock (asked in check mode: nothing is written)."""
+    probe = lock_play(fleet, "probe-%d" % time.time(), check=True)
+    return probe.rc == 0
+
+
+def page_text(path):
+    import html
+    import re
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", path.read_text(), flags=re.S))).split())
 
 
 def tasks(result):
@@ -188,7 +225,73 @@ def test_checksum_mismatch_is_refused_before_any_host_is_touched(fleet, tmp_path
     assert all(fleet.releases(n) == [OLD] for n in fleet.names)
 
 
-def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_requests(fleet, traffic):
+def test_a_second_rollout_is_refused_by_the_fleet_lock_before_any_host_is_touched(fleet, tmp_path):
+    before, health_before = fleet.snapshot(), fleet.health()
+    held = lock_play(fleet, "other-run-7")
+    assert held.rc == 0, held
+    try:
+        result = run(fleet, ROLLING, env=audited(tmp_path), vm_deploy_version=NEW, vm_rolling_serial=2)
+        assert result.rc != 0
+        refused = [(task, msg) for task, host, msg in failures(result)]
+        assert refused and all(task == "Take the fleet's deployment lock - " + LOCK for task, msg in refused), refused
+        assert "other-run-7" in str(refused[0][1]), refused
+        names = {n for n, _, _ in tasks(result)}
+        assert "Read the host's release state" not in names and "Copy the package myapp-%s.tar.gz" % NEW not in names
+        assert fleet.snapshot() == before and fleet.health() == health_before
+        assert [r["phase"] for r in steps(audit_records(tmp_path))] == []
+        assert not lock_is_free(fleet)                  # still the other run's
+    finally:
+        released = lock_play(fleet, "other-run-7", state="absent")
+    assert released.rc == 0, released
+    assert lock_is_free(fleet)
+
+
+@pytest.mark.parametrize("bad, fragment", [("vm_rolling_execution_id", "vm_rolling_execution_id"),
+                                           ("vm_rolling_lock_name", "vm_rolling_lock_name")])
+def test_a_bad_execution_id_or_lock_name_is_refused_before_the_lock_is_written(fleet, bad, fragment):
+    before = fleet.snapshot()
+    result = run(fleet, ROLLING, vm_deploy_version=NEW, **{bad: "../not ok"})
+    assert result.rc != 0
+    assert fragment in failure_text(result) and "Nothing was changed" in failure_text(result)
+    assert not [t for t, h, r in tasks(result) if t.startswith("Take the fleet's deployment lock")]
+    assert fleet.snapshot() == before and lock_is_free(fleet)
+
+
+def test_elb_target_batch_drains_and_registers_a_batch_in_one_run(fleet):
+    pair = fleet.names[:2]
+    targets = [{"id": fleet.address[n], "port": 8080} for n in pair]
+
+    def batch_task(state, **more):
+        return run_playbook(localhost_play([{"name": "Batch", "register": "out",
+                                             "progressive.delivery.elb_target_batch": dict(
+                                                 target_group_name="myapp-vm", targets=targets, state=state,
+                                                 timeout=60, poll_interval=1, **more)}], fleet.lab.endpoint))
+
+    fleet.wait_all_healthy()
+    out = batch_task("absent")
+    assert out.rc == 0, out
+    res = out.task("Batch")
+    assert res["changed"] and sorted(res["changed_targets"]) == sorted("%s:8080" % t["id"] for t in targets)
+    assert set(res["targets"].values()) == {"unused"}               # drained: no longer registered
+    assert not set(fleet.address[n] for n in pair) & set(fleet.health())
+    assert all(fleet.health()[fleet.address[n]] == "healthy" for n in fleet.names[2:])   # the rest untouched
+    again = batch_task("absent")
+    assert again.rc == 0 and not again.task("Batch")["changed"]     # idempotent
+
+    back = batch_task("present")
+    assert back.rc == 0, back
+    assert back.task("Batch")["changed"] and set(back.task("Batch")["targets"].values()) == {"healthy"}
+    assert all(fleet.health()[fleet.address[n]] == "healthy" for n in pair)
+    assert not batch_task("present").task("Batch")["changed"]
+
+    wrong = run_playbook(localhost_play([{"name": "Batch", "progressive.delivery.elb_target_batch": dict(
+        target_group_name="myapp-vm", targets=[{"id": fleet.address[pair[0]], "port": 0}], state="absent")}],
+        fleet.lab.endpoint))
+    assert wrong.rc != 0 and "targets[0]" in failure_text(wrong) and "port 1-65535" in failure_text(wrong)
+    assert fleet.health()[fleet.address[pair[0]]] == "healthy"
+
+
+def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_requests(fleet, traffic, tmp_path):
     old_mtime = time.time() - 7 * 86400
     for n in fleet.names:                        # two older releases on each host, for the keep-N check
         for old in ("v1.1.0", "v1.2.0"):
@@ -199,7 +302,8 @@ def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_request
     assert all(fleet.current(n) == OLD for n in fleet.names)
 
     started = time.time()
-    result = run(fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2)
+    result = run(fleet, ROLLING, env=audited(tmp_path), vm_deploy_version=NEW, vm_rolling_serial=2,
+                 vm_rolling_execution_id="vm-e2e-1", vm_deploy_report_dir=str(tmp_path / "reports"))
     took = time.time() - started
     rep = traffic()
 
@@ -220,6 +324,28 @@ def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_request
     batches = [res["ansible_facts"]["vm_deploy_batch"] for task, host, res in tasks(result) if task == "Remember this batch"]
     assert sorted(map(tuple, batches)) == sorted([tuple(fleet.names[0:2])] * 2 + [tuple(fleet.names[2:4])] * 2
                                                  + [tuple(fleet.names[4:5])])
+
+    # the audit trail: validate, one record per batch (hosts, versions, health, timings), the finish
+    records = steps(audit_records(tmp_path))
+    assert [r["phase"] for r in records] == ["validate", "batch", "batch", "batch", "finish"], records
+    assert {r["execution_id"] for r in records} == {"vm-e2e-1"}
+    assert records[0]["decision"] == "deploy" and records[0]["lock"] == LOCK
+    for number, (record, hosts) in enumerate(zip(records[1:4], (fleet.names[0:2], fleet.names[2:4], fleet.names[4:5])), 1):
+        assert record["decision"] == "pass" and int(record["batch"]) == number
+        assert [h["host"] for h in record["hosts"]] == hosts
+        assert all(h["status"] == "deployed" and h["before"] == OLD and h["version"] == NEW and h["health"] == "healthy"
+                   and int(h["switch_seconds"]) >= 0 and h["target"] == "%s:%s" % (fleet.address[h["host"]], 8080)
+                   for h in record["hosts"]), record["hosts"]
+        assert int(record["seconds"]) >= 0 and record["started_at"]
+    assert records[-1]["decision"] == "deployed" and len(records[-1]["hosts"]) == HOSTS
+    # the report: batches host by host
+    page = tmp_path / "reports" / "myapp-vm-e2e-1.html"
+    words = page_text(page)
+    assert "SUCCEEDED" in words and "Batches: host by host" in words and "Strategy rolling, batches of 2" in words
+    assert all("Batch %d: pass" % n in words for n in (1, 2, 3))
+    assert all("%s %s:8080 deployed %s %s healthy" % (n, fleet.address[n], OLD, NEW) in words for n in fleet.names)
+    # the fleet's lock was released
+    assert lock_is_free(fleet)
 
 
 def test_rerun_of_the_same_version_changes_nothing_and_restarts_nothing(fleet, lab, tmp_path):
@@ -261,12 +387,14 @@ def test_rollback_puts_every_host_back_on_the_previous_release(fleet, traffic):
     assert lines == ["%s: rolled back %s (was %s)" % (n, OLD, NEW) for n in fleet.names]
 
 
-def test_version_failing_health_rolls_the_first_batch_back_and_stops(fleet, traffic):
+def test_version_failing_health_rolls_the_first_batch_back_and_stops(fleet, traffic, tmp_path):
     if not all(fleet.current(n) == OLD and fleet.app_pid(n) for n in fleet.names):
         fleet.recreate()
     before = fleet.snapshot()
 
-    result = run(fleet, ROLLING, vm_deploy_version=UNHEALTHY, vm_rolling_serial=2, vm_rolling_max_fail_percentage=0)
+    result = run(fleet, ROLLING, env=audited(tmp_path), vm_deploy_version=UNHEALTHY, vm_rolling_serial=2,
+                 vm_rolling_max_fail_percentage=0, vm_rolling_execution_id="vm-e2e-bad",
+                 vm_deploy_report_dir=str(tmp_path / "reports"))
     rep = traffic()
 
     assert result.rc != 0
@@ -275,7 +403,8 @@ def test_version_failing_health_rolls_the_first_batch_back_and_stops(fleet, traf
     assert sorted(failed) == first, result
     for host in first:
         assert host in failed[host] and fleet.address[host] in failed[host]
-        assert "%s failed at 'Wait for the health URL to answer 200" % UNHEALTHY in failed[host]
+        assert "%s failed at 'Switch current to the release and wait for the health URL to answer 200 - %s'" % (
+            UNHEALTHY, UNHEALTHY) in failed[host]
         assert "503" in failed[host]
         assert "rolled back to %s" % OLD in failed[host]
         assert "rollout stopped" in failed[host]
@@ -287,6 +416,16 @@ def test_version_failing_health_rolls_the_first_batch_back_and_stops(fleet, traf
     assert fleet.wait_all_healthy()
     assert rep["failures"] == 0, rep["failures_by_second"]  # traffic still served, all the way through
     assert set(rep["by_version"]) == {OLD}
+    # the rollback in the audit trail and the report, and the lock released although the rollout stopped
+    records = steps(audit_records(tmp_path))
+    assert [r["phase"] for r in records] == ["validate", "batch", "rollback"], records
+    assert records[1]["decision"] == "fail" and float(records[1]["failed_percent"]) == 100.0
+    assert [(h["host"], h["status"], h["version"]) for h in records[1]["hosts"]] == [(h, "failed", OLD) for h in first]
+    assert records[2]["decision"] == "rolled-back" and "503" in records[2]["reason"]
+    words = page_text(tmp_path / "reports" / "myapp-vm-e2e-bad.html")
+    assert "ROLLED BACK" in words and "Batch 1: fail" in words and "Batch 2" not in words
+    assert "Why it was rolled back %s:" % first[0] in words
+    assert lock_is_free(fleet)
 
 
 def _drop_link(veth):

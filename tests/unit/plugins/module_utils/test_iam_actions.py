@@ -211,7 +211,9 @@ def test_scoped_policy_one_statement_per_resource_kind():
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/myapp-alb/*"
     assert _statement(doc, "DeploymentLockParameter")["Resource"] == [
         "arn:aws:ssm:us-east-1:123456789012:parameter/progressive-delivery/locks/prod-ecs-cluster/myapp",
-        "arn:aws:ssm:us-east-1:123456789012:parameter/progressive-delivery/locks/prod-ecs-cluster/myapp.claim"]
+        "arn:aws:ssm:us-east-1:123456789012:parameter/progressive-delivery/locks/prod-ecs-cluster/myapp.claim",
+        # the VM path's locks, one per fleet (vm_rolling_lock_name's default; scope key vm_locks)
+        "arn:aws:ssm:us-east-1:123456789012:parameter/progressive-delivery/vm/*"]
     assert _statement(doc, "EcrRepository")["Resource"] == "arn:aws:ecr:us-east-1:123456789012:repository/myapp"
     pass_role = _statement(doc, "PassTaskRolesToEcsTasks")
     assert pass_role == {"Sid": "PassTaskRolesToEcsTasks", "Effect": "Allow", "Action": ["iam:PassRole"],
@@ -236,7 +238,8 @@ def test_scope_names_overrides_and_arns_kept():
                                                     "arn:aws:secretsmanager:us-east-1:1:secret:k-AbCdEf"]
     assert res["iam:SimulatePrincipalPolicy"] == ["arn:aws:iam::123456789012:user/ci"]
     assert res["ssm:PutParameter"] == ["arn:aws:ssm:us-east-1:123456789012:parameter/locks/web",
-                                       "arn:aws:ssm:us-east-1:123456789012:parameter/locks/web.claim"]
+                                       "arn:aws:ssm:us-east-1:123456789012:parameter/locks/web.claim",
+                                       "arn:aws:ssm:us-east-1:123456789012:parameter/progressive-delivery/vm/*"]
     assert res["sts:GetCallerIdentity"] == ["*"]
 
 
@@ -262,3 +265,13 @@ def test_context_entries_for_a_scoped_simulation():
         "iam:PassedToService": ["ecs-tasks.amazonaws.com"],
         "ecs:cluster": ["arn:aws:ecs:us-east-1:123456789012:cluster/prod-ecs-cluster"]}
     assert ia.context_entries(["ecs:ListTasks"]) == []
+
+
+def test_vm_locks_are_scoped_by_name_with_their_claims():
+    res = ia.scope_names({"vm_locks": ["pd/vm/web-fleet", "/pd/vm/api-fleet"]})
+    assert res["vm_locks"] == ["/pd/vm/web-fleet", "/pd/vm/api-fleet"]
+    doc = ia.policy_document(ia.policy_actions(), names=ia.scope_names({
+        "account": "1", "region": "eu-west-1", "lock": "/locks/web", "vm_locks": ["/pd/vm/web-fleet"]}))
+    assert _statement(doc, "DeploymentLockParameter")["Resource"] == [
+        "arn:aws:ssm:eu-west-1:1:parameter/locks/web", "arn:aws:ssm:eu-west-1:1:parameter/locks/web.claim",
+        "arn:aws:ssm:eu-west-1:1:parameter/pd/vm/web-fleet", "arn:aws:ssm:eu-west-1:1:parameter/pd/vm/web-fleet.claim"]

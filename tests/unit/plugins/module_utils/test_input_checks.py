@@ -127,3 +127,13 @@ def test_deployment_state_problems_in_order_each_naming_what_to_do():
     unsteady = dict(ready, live_check={"ok": False, "message": "live service app-a is not steady: x"})
     assert dsp({}, image, unsteady, "c", "/l", 100) == ["live service app-a is not steady: x"]
     assert dsp({}, image, dict(ready, live_check={"ok": True, "skipped": True}), "c", "/l", 100) == []
+
+
+def test_release_name_problems_is_the_vm_paths_one_rule():
+    from ansible_collections.progressive.delivery.plugins.filter.input_checks import release_name_problems
+    from ansible_collections.progressive.delivery.plugins.module_utils import vm_release
+    for good in ("v1.2.3", "1.0", "v1.2.3+build.7", "R_2"):
+        assert release_name_problems(good, "vm_deploy_version") == [] and vm_release.VERSION_PATTERN.match(good)
+    for bad in ("", ".", "..", "-v1", "../x", "v 1", "v1/2", None, 3):
+        problems = release_name_problems(bad, "vm_deploy_version")
+        assert len(problems) == 1 and problems[0].startswith("vm_deploy_version must be a release name"), bad
