@@ -374,7 +374,8 @@ def scope_names(scope):
         "secrets": list(scope.get("secrets") or ["*"]),
         "log_groups": list(scope.get("log_groups") or ["*"]),
         "vm_target_groups": list(scope.get("vm_target_groups") or ["*"]),
-        "vm_locks": list(scope.get("vm_locks") or ["/progressive-delivery/vm/*"]),
+        # Given empty by a run that takes no VM lock (the ECS preflight): no VM lock resource is checked then.
+        "vm_locks": list(scope["vm_locks"] if scope.get("vm_locks") is not None else ["/progressive-delivery/vm/*"]),
         "buckets": list(scope.get("buckets") or ["*"]),
     }
     if not names["lock"].startswith("/"):

@@ -54,7 +54,8 @@ options:
       - With O(state=absent), scale expired slots to zero; C(false) only reports what would be done. Default C(true).
       - With O(state=present), end the hold in the same run once it has passed - at once with O(hold_seconds=0), or
         after O(wait) - scaling the service to zero unless it serves production traffic again or runs another
-        revision; the application's lock is not looked at (the deployment recording the hold holds it). A hold that
+        revision (read again after O(wait)), or while another execution than O(execution_id) holds the application's
+        lock (O(lock_name)) - it may be deploying into this idle slot. A hold that
         passes at once is not written to the tags. Default C(false).
     type: bool
   wait:
@@ -247,12 +248,21 @@ def record(module, ecs):
     if p["wait"] and entry["remaining"] > 0 and not module.check_mode:
         time.sleep(entry["remaining"] + 1)
         now = time.time()
+        # Another run may have started deploying into this (idle) slot meanwhile: read it again.
+        found = describe(ecs, p["cluster"], [name])
+        service = found[0] if found else dict(service, desiredCount=0)
     if scale_down and holdlib.remaining(hold, now) == 0:
-        # The deployment that holds the application's lock ends its own hold: the lock is not looked at, the
-        # production traffic is (a slot that serves again is never scaled down).
+        # Not while another run holds the application's lock (it may be deploying into this idle slot; this
+        # execution's own lock is not in the way), nor when the slot serves production traffic again.
+        others_lock = False
+        if p["lock_name"]:
+            ssm = module.client("ssm", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+            holder = locklib.LockStore(ssm, p["lock_name"], retry=True).read()
+            others_lock = bool(holder) and holder.get("execution_id") != p["execution_id"]
         elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
         percent = traffic_percent(elbv2, p["listener_arn"], p["target_group_arn"])
-        decision, reason = holdlib.decide(hold, now, service.get("desiredCount", 0), revision_of(service), percent, False)
+        decision, reason = holdlib.decide(hold, now, service.get("desiredCount", 0), revision_of(service), percent,
+                                          others_lock)
         held_keys = [k for k in holdlib.HOLD_TAGS if k in before or (write_tags and k in wanted)]
         if decision not in (holdlib.HOLDING, holdlib.LOCKED):
             end_hold(module, ecs, service, decision, held_keys)

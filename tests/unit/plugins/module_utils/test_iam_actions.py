@@ -275,3 +275,11 @@ def test_vm_locks_are_scoped_by_name_with_their_claims():
     assert _statement(doc, "DeploymentLockParameter")["Resource"] == [
         "arn:aws:ssm:eu-west-1:1:parameter/locks/web", "arn:aws:ssm:eu-west-1:1:parameter/locks/web.claim",
         "arn:aws:ssm:eu-west-1:1:parameter/pd/vm/web-fleet", "arn:aws:ssm:eu-west-1:1:parameter/pd/vm/web-fleet.claim"]
+
+
+def test_a_run_without_a_vm_lock_checks_only_its_own_lock():
+    """The ECS preflight gives vm_locks=[]: a scoped account that grants only the ECS lock's parameter passes."""
+    ecs_run = ia.action_resources(ia.scope_names(dict(LAB_SCOPE, vm_locks=[])), ["ssm:PutParameter"])["ssm:PutParameter"]
+    assert ecs_run and not any("/progressive-delivery/vm/" in arn for arn in ecs_run), ecs_run
+    policy = ia.action_resources(ia.scope_names(LAB_SCOPE), ["ssm:PutParameter"])["ssm:PutParameter"]
+    assert any(arn.endswith(":parameter/progressive-delivery/vm/*") for arn in policy), policy
