@@ -128,21 +128,8 @@ def end_processes(pids, grace_s=5.0):
 
 # ---------------------------------------------------------------- variants
 
-def unpack_ref(ref, into):
-    """The collection at git `ref` as a collection tree under `into`; returns (collections root, checkout)."""
-    checkout = Path(into) / "ansible_collections" / "progressive" / "delivery"
-    checkout.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True,
-                             timeout=60, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive, check=True, timeout=60)
-    return Path(into), checkout
-
-
 def variant_env(collections_root, checkout, cp_dir):
-    return {
-        "ANSIBLE_CONFIG": str(checkout / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(collections_root),
-        "ANSIBLE_ROLES_PATH": str(checkout / "roles"),
+    return dict(labbench.collection_env(collections_root, checkout), **{
         # This run's own ssh ControlMaster sockets: no master of another run (or agent) is reused or counted.
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(cp_dir),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
@@ -150,7 +137,7 @@ def variant_env(collections_root, checkout, cp_dir):
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_LOCALHOST_WARNING": "False",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-    }
+    })
 
 
 def deploy(lab, fleet, checkout, env, version, serial, forks, groups, workdir):
@@ -294,7 +281,7 @@ def main(argv=None):
         fleet = vmhosts.VmFleet(**vm_fleet_args())
         variants = [("after", ROOT / "build" / "collections", ROOT)]
         if not args.no_before:
-            variants.insert(0, ("before",) + unpack_ref(args.ref, Path(work) / "before"))
+            variants.insert(0, ("before",) + labbench.unpack_ref(args.ref, Path(work) / "before"))
         groups = (CpuGroup("pd-bench-ctl-%d" % os.getpid()), CpuGroup("pd-bench-hosts-%d" % os.getpid()))
         try:
             for _ in range(args.runs):
