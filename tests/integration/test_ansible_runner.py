@@ -32,7 +32,7 @@ QUICK = {"ecs_cleanup_hold_seconds": 1, "ecs_green_deploy_smoke_requests": 3, "e
 VALIDATE = "Check the inputs before anything else"
 GREEN = "Run the new revision on the candidate slot at the live count"
 SHIFT = "Send production traffic to the candidate - "
-CLEANUP = "Hold - record when the old slot's hold ends, wait for it (ecs_cleanup_hold_blocking), then scale it to zero"
+CLEANUP = "Scale the old slot to zero"
 ROLLBACK = "Send all production traffic back to the live slot"
 PULL = "Take production traffic off the candidate at once, as the step says roll back"
 
