@@ -226,10 +226,13 @@ def test_proxy_honours_weights_and_follows_listener_changes(moto, app_factory, p
     # 10 % of 400 = 40, sd 6: 3.5 sd either side
     assert 19 <= versions.count("v1.2.3") <= 61, versions.count("v1.2.3")
 
-    # the API is the source of truth: a weight change is followed within about a second
+    # the API is the source of truth: a weight change is followed at the next refresh (every second; waited for up
+    # to 10 s, a loaded CI machine schedules the refresher late - how fast is a benchmark's question, not a test's)
     moto.client("elbv2").modify_listener(ListenerArn=listener_arn, DefaultActions=[
         {"Type": "forward", "TargetGroupArn": tgs["b"]}])
-    time.sleep(1.5)
+    deadline = time.time() + 10
+    while time.time() < deadline and many(plane.url(80) + "/api/v1/items", 1)[0][2]["X-App-Version"] != "v1.2.3":
+        time.sleep(0.2)
     versions = [h["X-App-Version"] for _, _, h in many(plane.url(80) + "/api/v1/items", 50)]
     assert versions == ["v1.2.3"] * 50
 
