@@ -47,6 +47,19 @@ def judge(service, healthy_targets, expected_task_definition=None, min_healthy=N
         primary.get("id"), primary.get("runningCount", 0), "n/a" if healthy_targets is None else healthy_targets)
 
 
+def has_failures(service):
+    """Whether the PRIMARY deployment counts failed tasks (ECS's failedTasks: tasks that did not reach RUNNING or
+    failed their health checks) or failed as a whole: only then are its stopped tasks worth reading."""
+    primary = primary_deployment(service) or {}
+    return primary.get("failedTasks", 0) > 0 or primary.get("rolloutState") == "FAILED"
+
+
+def waits_on_health(service, expected_task_definition=None):
+    """Whether the service itself is done, so that only the target group's health can still say "not yet": the
+    health is read only then (before, the judgement does not depend on it)."""
+    return judge(service, None, expected_task_definition)[0] == DONE
+
+
 def _same_taskdef(arn_or_name, expected):
     """`arn:…:task-definition/myapp:7` matches `myapp:7` and the full ARN."""
     if not arn_or_name:

@@ -229,9 +229,16 @@ def percentages_by_name(config, names=None):
                 for arn, w in config["weights"].items())
 
 
-def unhealthy_groups(config, healthy_counts, minimum):
-    """[(arn, healthy count)] of target groups that would get weight > 0 with fewer than `minimum` healthy targets."""
+def gaining_groups(current, desired):
+    """ARNs (desired order) of the target groups whose share of traffic the change raises: only they need healthy
+    targets first (a group losing traffic, or keeping its share, is no worse off after the change)."""
+    before = shares(current["weights"]) if current else {}
+    after = shares(desired["weights"])
+    return [arn for arn in desired["order"] if after.get(arn, 0) > before.get(arn, 0)]
+
+
+def unhealthy_groups(arns, healthy_counts, minimum):
+    """[(arn, healthy count)] of `arns` with fewer than `minimum` healthy targets."""
     if not minimum:
         return []
-    return [(arn, healthy_counts.get(arn, 0)) for arn in config["order"]
-            if config["weights"][arn] > 0 and healthy_counts.get(arn, 0) < minimum]
+    return [(arn, healthy_counts.get(arn, 0)) for arn in arns if healthy_counts.get(arn, 0) < minimum]

@@ -59,8 +59,9 @@ options:
     default: 0
   min_healthy_targets:
     description:
-      - Refuse (before changing anything) when a target group that would get weight above 0 has fewer healthy
-        targets than this (C(describe_target_health)). C(0) does not look.
+      - Refuse (before changing anything) when a target group whose share of traffic the change raises has fewer
+        healthy targets than this (C(describe_target_health), one call per such group). A group losing traffic or
+        keeping its share is not read: the change leaves it no worse off. C(0) does not look.
     type: int
     default: 0
   wait_timeout:
@@ -187,7 +188,8 @@ waited:
   returned: when changed and not in check mode
   type: float
 healthy_targets:
-  description: Healthy target count per target group name that would get weight, when O(min_healthy_targets) was checked.
+  description: Healthy target count per target group name whose share of traffic the change raises (empty when none
+    does), when O(min_healthy_targets) was checked.
   returned: when O(min_healthy_targets) > 0
   type: dict
 """
@@ -346,8 +348,9 @@ def main():
             names.setdefault(arn, wlib.target_group_name(arn))
         health = None
         if params["min_healthy_targets"]:
-            health = healthy_counts(elbv2, [arn for arn in desired["order"] if desired["weights"][arn] > 0])
-            short = wlib.unhealthy_groups(desired, health, params["min_healthy_targets"])
+            gaining = wlib.gaining_groups(current, desired)
+            health = healthy_counts(elbv2, gaining)
+            short = wlib.unhealthy_groups(gaining, health, params["min_healthy_targets"])
             if short:
                 module.fail_json(
                     msg="refusing to send traffic on %s: %s (min_healthy_targets=%d); nothing was changed"

@@ -42,7 +42,10 @@ options:
   max_stopped_tasks:
     description: Fail early once this many tasks of the new deployment have stopped (tasks that keep dying). 0 disables.
       Counted are tasks of the new revision started and stopped from 30 s before the wait on; tasks of an earlier
-      attempt at the same revision (e.g. scaled down by its rollback just before) are not.
+      attempt at the same revision (e.g. scaled down by its rollback just before) are not. Stopped tasks are read
+      only while the deployment counts failed tasks (C(failedTasks) above 0, or C(rolloutState) C(FAILED)) and at
+      the last look: a rollout without failures costs C(DescribeServices) per look, plus C(DescribeTargetHealth)
+      once the service itself is done.
     type: int
     default: 3
 attributes:
@@ -81,7 +84,7 @@ deployment:
   type: dict
 healthy_targets:
   description: Healthy targets counted in O(target_group).
-  returned: when O(target_group) is given
+  returned: when O(target_group) is given and the service itself was done (before, the targets are not read)
   type: int
 events:
   description: Service events since the wait began.
@@ -160,8 +163,12 @@ def main():
             try:
                 service = describe_service(module, ecs)
                 primary = rollout.primary_deployment(service) or {}
-                healthy = reads.healthy_count(elbv2, tg_arn) if tg_arn else None
-                stopped = stopped_tasks(ecs, p["cluster"], service, primary.get("taskDefinition"), since)
+                # Only what can change this look's answer is read: the targets once the service itself is done,
+                # the stopped tasks once the deployment counts failed tasks (or when the wait gives up, to say why).
+                healthy = reads.healthy_count(elbv2, tg_arn) if tg_arn and rollout.waits_on_health(service, p["task_definition"]) else None
+                last_look = time.time() - start + p["poll_interval"] > p["timeout"]
+                stopped = (stopped_tasks(ecs, p["cluster"], service, primary.get("taskDefinition"), since)
+                           if rollout.has_failures(service) or last_look else [])
             except ClientError as e:
                 # Throttled or 5xx even after the client's retries: skip this round, back off, poll again until the
                 # timeout (the wait fails on the deadline, not on a busy API).
@@ -180,7 +187,7 @@ def main():
                 result["healthy_targets"] = healthy
             if module.check_mode or status == rollout.DONE:
                 module.exit_json(changed=False, **result)
-            if status == rollout.FAILED or elapsed + p["poll_interval"] > p["timeout"]:
+            if status == rollout.FAILED or last_look:
                 why = reason if status == rollout.FAILED else "not done after %ds: %s" % (p["timeout"], reason)
                 details = result["events"][-5:] + result["stopped_tasks"][-5:]
                 module.fail_json(msg="service %s: %s%s" % (p["service"], why, (" | " + " | ".join(details)) if details else ""), **result)

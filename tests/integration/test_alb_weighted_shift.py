@@ -150,6 +150,8 @@ def test_min_healthy_targets_refuses_before_changing(moto, alb):
         # weight 0 for the candidate needs no healthy candidate targets
         shift("zero is fine", candidate_percent=0, **args),
         shift("one is enough", candidate_percent=10, **dict(args, min_healthy_targets=1)),
+        # going back to live: live gains, so live's targets are counted (the candidate's are not)
+        dict(shift("live short", candidate_percent=0, **dict(args, min_healthy_targets=3)), ignore_errors=True),
     ], moto.url)
     result = run_playbook(play)
     assert result.rc == 0, result
@@ -157,11 +159,15 @@ def test_min_healthy_targets_refuses_before_changing(moto, alb):
     assert refused["failed"] is True
     assert "target group shift-b has 1 healthy targets" in refused["msg"]
     assert "min_healthy_targets=2" in refused["msg"] and "nothing was changed" in refused["msg"]
-    assert refused["healthy_targets"] == {"shift-a": 2, "shift-b": 1}
+    # only the group whose share rises is read
+    assert refused["healthy_targets"] == {"shift-b": 1}
     zero = result.task("zero is fine")
-    assert zero["healthy_targets"] == {"shift-a": 2}
+    assert zero["healthy_targets"] == {}
     assert zero["changed"] is False  # 100/0 routes like the plain forward to shift-a
     assert result.task("one is enough")["changed"] is True
+    live_short = result.task("live short")
+    assert live_short["failed"] is True and "target group shift-a has 2 healthy targets" in live_short["msg"]
+    assert live_short["healthy_targets"] == {"shift-a": 2}
     assert api_weights(listener_actions(alb)) == {tgs["a"]: 90, tgs["b"]: 10}
 
 

@@ -47,3 +47,23 @@ def test_stopped_task_reasons_and_recent_events():
     t0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     svc = {"events": [{"createdAt": t0 + datetime.timedelta(seconds=s), "message": "m%d" % s} for s in (30, 10, 20)]}
     assert rollout.recent_events(svc, t0.timestamp() + 15) == ["m20", "m30"]
+
+
+def test_target_health_is_read_only_once_the_service_itself_is_done():
+    assert rollout.waits_on_health(service())
+    assert not rollout.waits_on_health(service(primary_state="IN_PROGRESS"))
+    assert not rollout.waits_on_health(service(running=3))
+    assert not rollout.waits_on_health(service(old_running=1))
+    assert not rollout.waits_on_health(service(), expected_task_definition="myapp:8")
+    assert not rollout.waits_on_health({"deployments": []})
+
+
+def test_stopped_tasks_are_read_only_while_the_deployment_counts_failures():
+    quiet = service(primary_state="IN_PROGRESS", running=1)
+    assert not rollout.has_failures(quiet)
+    quiet["deployments"][0]["failedTasks"] = 0
+    assert not rollout.has_failures(quiet)
+    quiet["deployments"][0]["failedTasks"] = 1
+    assert rollout.has_failures(quiet)
+    assert rollout.has_failures(service(primary_state="FAILED"))
+    assert not rollout.has_failures({"deployments": []})

@@ -179,8 +179,20 @@ def test_weights_and_percentages_by_name():
     assert w.percentages_by_name(config) == {"myapp-a": 75.0, "myapp-b": 25.0}
 
 
-def test_unhealthy_groups_only_those_getting_weight():
-    config = cfg([(A, 90), (B, 10), (C, 0)])
-    assert w.unhealthy_groups(config, {A: 3, B: 1, C: 0}, 2) == [(B, 1)]
-    assert w.unhealthy_groups(config, {}, 1) == [(A, 0), (B, 0)]
-    assert w.unhealthy_groups(config, {}, 0) == []
+def test_only_groups_gaining_traffic_need_healthy_targets():
+    plain = cfg([(A, 1)])
+    assert w.gaining_groups(plain, cfg([(A, 90), (B, 10)])) == [B]
+    assert w.gaining_groups(cfg([(A, 90), (B, 10)]), cfg([(A, 50), (B, 50)])) == [B]
+    # back to live (a rollback): live gains, the candidate at 0 needs nothing
+    assert w.gaining_groups(cfg([(A, 50), (B, 50)]), cfg([(A, 100), (B, 0)])) == [A]
+    # the same traffic in other numbers, or nothing known before: 9/1 is 90/10; unknown means every group with weight
+    assert w.gaining_groups(cfg([(A, 9), (B, 1)]), cfg([(A, 90), (B, 10)])) == []
+    assert w.gaining_groups(None, cfg([(A, 90), (B, 10), (C, 0)])) == [A, B]
+
+
+def test_unhealthy_groups_of_those_checked():
+    assert w.unhealthy_groups([A, B], {A: 3, B: 1, C: 0}, 2) == [(B, 1)]
+    assert w.unhealthy_groups([A, B], {}, 1) == [(A, 0), (B, 0)]
+    assert w.unhealthy_groups([A, B], {}, 0) == []
+
+
