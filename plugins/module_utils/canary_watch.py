@@ -16,6 +16,7 @@ Looks are numbered across the whole deployment (`look_offset`, `total_looks`), s
 budget is spent once over every step's looks, not afresh per watch.
 """
 
+import hashlib
 import math
 
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_judge as judge
@@ -85,6 +86,44 @@ def read_baseline(fetch, specs, period, start, end):
     return base, refs
 
 
+class Baseline(object):
+    """Live's pre-deployment window, read when a look first needs it and read again only while it may still grow.
+
+    The window lies in the past, so once its last period has been delivered (its end + `delay`) its data is final:
+    `final()` returns it with a key (the window, the period and the metrics' queries) for the caller to keep, and a
+    later call given it back (`known`) with the same key reads nothing. Data read earlier is read once more when a
+    look happens after the window became final (e.g. the first step's first look, the delay after its shift)."""
+
+    def __init__(self, fetch, specs, period, start, end, delay, clock, known=None):
+        self._args = (fetch, specs, period, start, end)
+        self._ready_at = end + delay
+        self._clock = clock
+        self.key = baseline_key(specs, period, start, end)
+        self._value = None
+        self._final = False
+        if known and known.get("key") == self.key:
+            self._value, self._final = (known.get("data") or {}, known.get("thresholds") or {}), True
+
+    def read(self):
+        if not self._final and (self._value is None or self._clock.now() >= self._ready_at):
+            self._final = self._clock.now() >= self._ready_at
+            self._value = read_baseline(*self._args)
+        return self._value
+
+    def final(self):
+        """{key, data, thresholds} once read whole, else None."""
+        if not self._final:
+            return None
+        return {"key": self.key, "data": self._value[0], "thresholds": self._value[1]}
+
+
+def baseline_key(specs, period, start, end):
+    """What a baseline's data depends on: its window, period and every metric's queries."""
+    queries, dummy = judge.build_queries(specs, period, sides=("live",))
+    digest = hashlib.sha256(repr(sorted(repr(sorted(q.items())) for q in queries)).encode("utf-8")).hexdigest()
+    return "%d-%d/%d/%s" % (start, end, period, digest[:16])
+
+
 def look(fetch, specs, period, start, end, thresholds, **evaluate_args):
     """One look at [start, end): fetch, set the tail references, judge.
 
@@ -108,18 +147,23 @@ def watch(specs, fetch, clock, start, watch_seconds, period, delay=0, alpha=0.01
           against_baseline=False, thresholds=None, pass_score=95.0, marginal_score=75.0, end=None):
     """Watch for `watch_seconds` from now, judging the window from `start` (0: one look at the window
     [start, end or now)). `start` may lie before now: a step's evidence pools every step since the
-    first shift.
+    first shift. `baseline`: collect()-shaped data (its tail references in `thresholds`), or a Baseline
+    the looks read as they need it.
 
     Returns the deciding look's outcome plus watch_looks (this watch's), look (the deployment's look
     number), looks (planned over the deployment), early_exit and decided_at. Stops early on a failure."""
-    evaluate_args = dict(alpha=alpha, spending=spending, power=power, pass_alpha=pass_alpha, baseline=baseline,
+    evaluate_args = dict(alpha=alpha, spending=spending, power=power, pass_alpha=pass_alpha,
                          against_baseline=against_baseline, pass_score=pass_score, marginal_score=marginal_score)
+
+    def judge_window(window, number, looks, spent):
+        data, refs = baseline.read() if isinstance(baseline, Baseline) else (baseline, thresholds)
+        return look(fetch, specs, period, window[0], window[1], refs, spent=spent, look=number, looks=looks,
+                    baseline=data, **evaluate_args)
+
     if not watch_seconds:
         stop = end if end is not None else clock.now()
-        window = judge.align_window(start, stop, period)
         total = total_looks or look_offset + 1
-        outcome = look(fetch, specs, period, window[0], window[1], thresholds, spent=spent,
-                       look=min(look_offset + 1, total), looks=total, **evaluate_args)
+        outcome = judge_window(judge.align_window(start, stop, period), min(look_offset + 1, total), total, spent)
         outcome.update(watch_looks=1, early_exit=False, decided_at=judge.iso(clock.now()))
         return outcome
     times = look_times(clock.now(), watch_seconds, period, delay)
@@ -133,17 +177,14 @@ def watch(specs, fetch, clock, start, watch_seconds, period, delay=0, alpha=0.01
         if window is None:
             continue
         taken += 1
-        number = min(look_offset + i + 1, total)
-        outcome = look(fetch, specs, period, window[0], window[1], thresholds, spent=spent, look=number,
-                       looks=total, **evaluate_args)
+        outcome = judge_window(window, min(look_offset + i + 1, total), total, spent)
         spent = outcome["spent"]
         if outcome["decision"] == "fail":
             outcome.update(watch_looks=taken, early_exit=i < len(times) - 1, decided_at=judge.iso(clock.now()))
             return outcome
     if outcome is None:  # nothing visible at all (a watch shorter than the delay): one look at what is there
-        window = judge.align_window(start, clock.now(), period)
-        outcome = look(fetch, specs, period, window[0], window[1], thresholds, spent=spent,
-                       look=min(look_offset + len(times), total), looks=total, **evaluate_args)
+        outcome = judge_window(judge.align_window(start, clock.now(), period), min(look_offset + len(times), total),
+                               total, spent)
         taken = 1
     outcome.update(watch_looks=taken, early_exit=False, decided_at=judge.iso(clock.now()))
     return outcome

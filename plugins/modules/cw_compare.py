@@ -202,6 +202,11 @@ options:
     description: Compare the candidate with live's baseline window instead of live now (the 100 % step and after).
     type: bool
     default: false
+  baseline_data:
+    description:
+      - RV(baseline) as an earlier call returned it. When its window, period and metrics are this call's, the baseline
+        is not read again (2 C(GetMetricData) calls saved per step after the first); otherwise it is ignored.
+    type: dict
   metric_delay:
     description:
       - Seconds after a period ends before its datapoints are complete in CloudWatch (ALB - a minute or more). Looks
@@ -526,6 +531,23 @@ thresholds:
   description: Per tail metric, live's quantile that the threshold was set from (seconds).
   returned: always
   type: dict
+baseline:
+  description:
+    - Live's baseline window as read, once final (its last period delivered, O(metric_delay) after the window's end),
+      for O(baseline_data) of the next call; C(null) without a baseline or before it is final.
+    - Read when the first look needs it, and once more at a later look if the window became final meanwhile.
+  returned: always
+  type: dict
+  contains:
+    key:
+      description: The window, period and a digest of the metrics' queries the data belongs to.
+      type: str
+    data:
+      description: Live's datapoints per metric, period and part.
+      type: dict
+    thresholds:
+      description: Per tail metric, live's quantile over the baseline.
+      type: dict
 mde:
   description: Minimum detectable effect ratio per metric name (see RV(metrics[].mde_ratio)).
   returned: always
@@ -611,6 +633,7 @@ def main():
             window_seconds=dict(type="int", default=300), watch_seconds=dict(type="int", default=0),
             look_interval=dict(type="int"), metric_delay=dict(type="int", default=0),
             baseline_start=dict(type="str"), baseline_end=dict(type="str"), against_baseline=dict(type="bool", default=False),
+            baseline_data=dict(type="dict"),
             # the statistics and the error spending across looks and steps
             alpha=dict(type="float", default=0.01), pass_alpha=dict(type="float", default=0.05, no_log=False),
             power=dict(type="float", default=0.8),
@@ -720,17 +743,18 @@ def main():
     if not watch and start >= (times["end_time"] or now):
         module.fail_json(msg="start_time must be before end_time (window %s .. %s)"
                          % (judge.iso(start), judge.iso(times["end_time"] or now)))
-    baseline = thresholds = None
+    baseline = None
     if times["baseline_start"] is not None:
         base_end = times["baseline_end"] if times["baseline_end"] is not None else start
         if times["baseline_start"] >= base_end:
             module.fail_json(msg="baseline_start must be before baseline_end (or start_time)")
         window = judge.align_window(times["baseline_start"], base_end, period)
-        baseline, thresholds = watcher.read_baseline(fetch, specs, period, window[0], window[1])
+        baseline = watcher.Baseline(fetch, specs, period, window[0], window[1], params["metric_delay"], clock,
+                                    known=params["baseline_data"])
 
     common = dict(period=period, delay=params["metric_delay"], alpha=params["alpha"], spending=params["spending"],
                   pass_alpha=params["pass_alpha"], power=params["power"], baseline=baseline,
-                  against_baseline=params["against_baseline"], thresholds=thresholds,
+                  against_baseline=params["against_baseline"],
                   pass_score=params["pass_score"], marginal_score=params["marginal_score"])
     offset = params["look_offset"]
     total = params["total_looks"]
@@ -780,6 +804,7 @@ def main():
         thresholds=outcome.get("thresholds", {}),
         periods=outcome["periods"],
         summary=judge.summarize(outcome, elapsed=elapsed, early=outcome["early_exit"]),
+        baseline=baseline.final() if baseline is not None else None,
         **result
     )
 

@@ -111,3 +111,25 @@ def test_the_baseline_sets_the_tail_reference():
     base, refs = watch.read_baseline(TailCloudWatch(), tail, 60, 0, 600)
     assert refs == {"latency_p95": pytest.approx(0.2)}
     assert base["latency_p95"]["live"]["u"]  # the percentile ranks were read once the reference was known
+
+
+def test_the_baseline_is_read_again_only_until_final_then_handed_on():
+    clock = Clock(1000)
+    cw = FakeCloudWatch(clock, 5, 2, {LIVE: (2000, 2), CAND: (200, 0)})
+    # the window [900, 1000) ends at the first shift: its last period is delivered at 1002
+    base = watch.Baseline(cw, specs(), 5, 900, 1000, 2, clock)
+    assert base.final() is None
+    watch.watch(specs(), cw, clock, 1000, 0, 5, baseline=base)           # at 1000: read, not final yet
+    reads_before = [c for c in cw.calls if c[0] == 900]
+    assert len(reads_before) == 1 and base.final() is None
+    watch.watch(specs(), cw, clock, 1000, 10, 5, delay=2, baseline=base)  # looks at 1007, 1012: read once more
+    reads = [c for c in cw.calls if c[0] == 900]
+    assert len(reads) == 2 and reads[1][2] >= 1002
+    kept = base.final()
+    assert kept["data"]["error_rate"]["live"]["d"] and len(kept["data"]["error_rate"]["live"]["d"]) == 20
+    # the next step, given what was kept: no read; another window (or other metrics) reads its own
+    again = watch.Baseline(cw, specs(), 5, 900, 1000, 2, clock, known=kept)
+    watch.watch(specs(), cw, clock, 1000, 0, 5, baseline=again, against_baseline=True)
+    assert len([c for c in cw.calls if c[0] == 900]) == 2 and again.final() == kept
+    other = watch.Baseline(cw, specs(), 5, 800, 1000, 2, clock, known=kept)
+    assert other.final() is None and other.read()[0]["error_rate"]["live"]["d"]
