@@ -24,8 +24,9 @@ def s3_location_problems(bucket, key=None):
 
 def deployment_input_problems(inputs, names=None):
     inputs = inputs or {}
-    return input_checks.deployment_input_problems(inputs.get("image_tag"), inputs.get("image_tag_pattern"),
-                                                  inputs.get("execution_id"), inputs.get("lock_name"), names)
+    return (input_checks.deployment_input_problems(inputs.get("image_tag"), inputs.get("image_tag_pattern"),
+                                                   inputs.get("execution_id"), inputs.get("lock_name"), names)
+            + input_checks.session_problems(inputs.get("session_seconds"), inputs.get("longest_unrenewed_seconds")))
 
 
 def deployment_state_problems(slots, image=None, pushed=None, cluster=None, lock_name=None, now=0,

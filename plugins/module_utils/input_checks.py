@@ -128,6 +128,20 @@ LOCK_NAME_RE = re.compile(r"^/[A-Za-z0-9_.\-/]{1,1000}$")
 RESERVED_LOCK_RE = re.compile(r"^/(aws|ssm)", re.IGNORECASE)
 
 
+def session_problems(session_seconds, longest_seconds, name="aws_assume_role_duration"):
+    """An assumed role's session must outlast, by a minute, the longest stretch of work one module run does on its
+    credentials (a traffic step's watch and extensions, the rollout wait, a blocking hold): a module cannot take new
+    credentials halfway. `session_seconds` None: no role is assumed."""
+    if session_seconds is None or longest_seconds is None:
+        return []
+    if int(longest_seconds) + 60 >= int(session_seconds):
+        return ["%s %d s is too short: the run works up to %d s in one go on the same credentials (the longest traffic "
+                "step with its extensions, the green rollout wait, a blocking hold) and needs a minute more - raise %s "
+                "(up to the role's MaxSessionDuration) or shorten that work" % (name, int(session_seconds),
+                                                                               int(longest_seconds), name)]
+    return []
+
+
 def deployment_input_problems(image_tag, image_tag_pattern, execution_id, lock_name, names=None):
     """Problems with a deployment's own inputs (ecs_validate's, before any AWS call): the image tag against the tag
     pattern (matched in full), the execution id (1-128 of [A-Za-z0-9_.:@+=-]) and the lock's SSM parameter path

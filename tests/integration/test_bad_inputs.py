@@ -155,6 +155,10 @@ ROWS = [
      ["ecs_validate_execution_id"]),
     ("validate-lock-name", "ecs_validate", dict(ecs_validate_image_tag="v1.2.3", ecs_validate_lock_name="/aws/x"),
      ["ecs_validate_lock_name"]),
+    # A session shorter than the longest stretch one module run works on it (here the green rollout wait).
+    ("validate-session-too-short", "ecs_validate",
+     dict(ecs_validate_image_tag="v1.2.3", aws_assume_role_arn="arn:aws:iam::123456789012:role/myapp-deployer",
+          aws_assume_role_duration=900, ecs_green_deploy_timeout=900), ["aws_assume_role_duration", "900 s"]),
     ("validate-steps-fraction", "ecs_validate",
      dict(ecs_validate_image_tag="v1.2.3", ecs_validate_steps=[{"percent": 10.5, "watch_seconds": 5}, {"percent": 100, "watch_seconds": 5}]),
      ["ecs_validate_steps[0].percent", "10.5"]),

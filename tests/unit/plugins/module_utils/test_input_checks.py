@@ -137,3 +137,12 @@ def test_release_name_problems_is_the_vm_paths_one_rule():
     for bad in ("", ".", "..", "-v1", "../x", "v 1", "v1/2", None, 3):
         problems = release_name_problems(bad, "vm_deploy_version")
         assert len(problems) == 1 and problems[0].startswith("vm_deploy_version must be a release name"), bad
+
+
+def test_an_assumed_role_session_must_outlast_the_longest_work_by_a_minute():
+    assert checks.session_problems(None, 5000) == []
+    assert checks.session_problems(3600, 900) == []
+    assert checks.session_problems(3600, 3539) == []
+    (problem,) = checks.session_problems(900, 900)
+    assert problem.startswith("aws_assume_role_duration 900 s is too short: the run works up to 900 s in one go")
+    assert "MaxSessionDuration" in problem
