@@ -22,6 +22,7 @@ Reported: wall time per (hosts, batch size), fleet creation time, memory used by
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -148,6 +149,8 @@ def ecs_one(lab, n, desired, refresh_s, workdir):
     try:
         offset = lab.api_log_offset()
         load_before = labbench.load()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy_before = machine_busy_s()
         started = time.time()
         key = "pdbenchscale%d%d" % (os.getpid(), n)
         result = labbench.run_playbook(
@@ -157,6 +160,8 @@ def ecs_one(lab, n, desired, refresh_s, workdir):
                             **labbench.run_vars(key), **ZERO_WATCH, **BENCH_APPS))
         wall = time.time() - started
         load_after = labbench.load()
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy_after = machine_busy_s()
     finally:
         for plane in planes:
             plane.stop(timeout=3)
@@ -174,9 +179,20 @@ def ecs_one(lab, n, desired, refresh_s, workdir):
             "apps_at_100_on_candidate": weights_ok, "setup_s": setup_s, "live_ready_s": ready,
             "load_average_before": load_before, "load_average_after": load_after,
             "api_calls_total": total, "api_calls_per_service": round(total / n, 1), "api_calls": calls,
+            # ansible-playbook with its workers and module processes (connection local: all of them its children),
+            # and the whole machine (the lab standing in for AWS, the data planes, anything else running).
+            "cpu_s_ansible": round(cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime, 1),
+            "cpu_s_machine": round(busy_after - busy_before, 1),
             "rollout_wait_s_max": round(max(waits.values()), 1) if waits else None,
             "rollout_wait_s_median": round(sorted(waits.values())[len(waits) // 2], 1) if waits else None,
             "failures": result.failures()[:5]}
+
+
+def machine_busy_s():
+    """CPU-seconds the whole machine has been busy (user, nice, system, irq, softirq) since boot, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / float(os.sysconf("SC_CLK_TCK"))
 
 
 def fleet_memory_mb(fleet):
@@ -248,15 +264,18 @@ def render_markdown(doc):
                 "task(s) per service):" % (" (measured %s)" % meta["ecs_from"] if meta.get("ecs_from") else "",
                                        meta["desired"]), "",
                 "| services | rc | hosts ok | at 100 % on the candidate | wall time | rollout wait (median / max) | "
-                "API calls (per service) | load before / after |", "|---|---|---|---|---|---|---|---|"]
+                "API calls (per service) | CPU-s ansible / machine (per service) | load before / after |",
+                "|---|---|---|---|---|---|---|---|---|"]
         for r in doc["ecs"]:
             if "error" in r:
-                out.append("| %d | - | - | - | %s | | | |" % (r["services"], r["error"]))
+                out.append("| %d | - | - | - | %s | | | | |" % (r["services"], r["error"]))
                 continue
-            out.append("| %d | %d | %d | %d | %.1f s | %s / %s s | %d (%.1f) | %.2f / %.2f |"
+            cpu = ("%.0f / %.0f (%.1f / %.1f)" % (r["cpu_s_ansible"], r["cpu_s_machine"], r["cpu_s_ansible"] / r["services"],
+                                                  r["cpu_s_machine"] / r["services"]) if "cpu_s_ansible" in r else "-")
+            out.append("| %d | %d | %d | %d | %.1f s | %s / %s s | %d (%.1f) | %s | %.2f / %.2f |"
                        % (r["services"], r["rc"], r["hosts_ok"], r["apps_at_100_on_candidate"], r["wall_s"],
                           r["rollout_wait_s_median"], r["rollout_wait_s_max"], r["api_calls_total"],
-                          r["api_calls_per_service"], r["load_average_before"][0], r["load_average_after"][0]))
+                          r["api_calls_per_service"], cpu, r["load_average_before"][0], r["load_average_after"][0]))
     if doc["vm"]:
         out += ["", "VM rolling v1.2.2 → v1.2.3 over SSH%s (forks %s):"
                 % (" (measured %s)" % meta["vm_from"] if meta.get("vm_from") else "",
