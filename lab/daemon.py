@@ -230,14 +230,15 @@ class Lab:
         self.faults = FaultInjector(config.FAULTS or None)   # a bad LAB_FAULTS stops the daemon here
 
     def install(self):
-        from lab.aws import (cloudwatch, ecr_findings, iam_enforce, iam_simulate, quotas, ssm_atomic, stale_reads,
-                             sts_assume)
+        from lab.aws import (cloudwatch, ecr_findings, iam_enforce, iam_simulate, listener_actions, quotas, ssm_atomic,
+                             stale_reads, sts_assume)
         from lab.aws.ecs_tasks import EcsController
         from lab.aws.target_health import TargetHealthChecker
         cloudwatch.install()
         iam_simulate.install()
         iam_enforce.install()
         stale_reads.install()
+        listener_actions.install()
         quotas.install()
         sts_assume.install()
         ecr_findings.install()

@@ -87,9 +87,9 @@ extends_documentation_fragment: [amazon.aws.common.modules, amazon.aws.region.mo
 notes:
   - Permissions - C(elasticloadbalancing:DescribeLoadBalancers), C(DescribeListeners), C(DescribeRules),
     C(DescribeTargetGroups), C(DescribeTargetHealth) (with O(min_healthy_targets)), C(ModifyListener) or C(ModifyRule).
-  - Lookups - a listener given by O(listener_arn) and a target group given by the ARN the forward action already
-    lists are not looked up (no C(DescribeLoadBalancers), no C(DescribeTargetGroups)); names, and ARNs new to the
-    forward action, are.
+  - Lookups - a listener given by O(listener_arn) and a target group given by its ARN are not looked up (no
+    C(DescribeLoadBalancers), no C(DescribeTargetGroups)); only names are. An ARN that does not exist is refused by
+    C(ModifyListener) (C(TargetGroupNotFound)) and nothing changes; check mode does not notice it.
 """
 
 EXAMPLES = r"""
@@ -198,6 +198,7 @@ import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.progressive.delivery.plugins.module_utils import arns
 from ansible_collections.progressive.delivery.plugins.module_utils import aws_reads as reads
 from ansible_collections.progressive.delivery.plugins.module_utils import elbv2_lookup as lookup
 from ansible_collections.progressive.delivery.plugins.module_utils.modules import (
@@ -248,11 +249,11 @@ def reread_actions(elbv2, listener_arn, rule_arn):
 
 
 def resolve_target_groups(module, elbv2, refs, known, forwarded=()):
-    """{ref: arn} for target group names or ARNs; `known` (arn -> name) is filled in. An ARN the forward action
-    already sends to (`forwarded`) exists: it is not looked up again."""
+    """{ref: arn} for target group names or ARNs; `known` (arn -> name) is filled in. Only names are looked up: an
+    ARN (the plan's, read in validation) is used as it is - ModifyListener refuses one that does not exist."""
     resolved = {}
     for ref in refs:
-        if ref in forwarded:
+        if ref in forwarded or arns.target_group_dimension(ref):
             resolved[ref] = ref
             known.setdefault(ref, wlib.target_group_name(ref))
             continue

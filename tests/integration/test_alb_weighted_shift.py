@@ -226,10 +226,15 @@ def test_shift_read_back_and_rerun_against_the_lab(request):
     tgs = world["tgs"]
     try:
         args = dict(listener_arn=world["listener_arn"], live_target_group=tgs["a"], candidate_target_group=tgs["b"])
+        # An ARN is used as it is, not looked up: the write itself refuses one that does not exist (as AWS does).
+        ghost = tgs["c"].replace("/sl%s-c/" % suffix, "/sl%s-ghost/" % suffix)
         play = localhost_play([shift("ten", candidate_percent=10, **args), shift("rerun", candidate_percent=10, **args),
-                               shift("back", candidate_percent=0, **args)], endpoint)
+                               shift("back", candidate_percent=0, **args),
+                               dict(shift("ghost", listener_arn=world["listener_arn"], weights={tgs["a"]: 1, ghost: 1}),
+                                    ignore_errors=True)], endpoint)
         result = run_playbook(play)
         assert result.rc == 0, result
+        assert "TargetGroupNotFound" in result.task("ghost")["msg"], result.task("ghost")["msg"]
         assert result.task("ten")["changed"] is True
         assert result.task("ten")["current"]["weights"] == {tgs["a"]: 90, tgs["b"]: 10}
         assert result.task("rerun")["changed"] is False
