@@ -134,11 +134,11 @@ def session_problems(session_seconds, longest_seconds, name="aws_assume_role_dur
     credentials halfway. `session_seconds` None: no role is assumed."""
     if session_seconds is None or longest_seconds is None:
         return []
-    if int(longest_seconds) + 60 >= int(session_seconds):
+    session, longest = int(session_seconds), int(longest_seconds)
+    if longest + 60 >= session:
         return ["%s %d s is too short: the run works up to %d s in one go on the same credentials (the longest traffic "
                 "step with its extensions, the green rollout wait, a blocking hold) and needs a minute more - raise %s "
-                "(up to the role's MaxSessionDuration) or shorten that work" % (name, int(session_seconds),
-                                                                               int(longest_seconds), name)]
+                "(up to the role's MaxSessionDuration) or shorten that work" % (name, session, longest, name)]
     return []
 
 

@@ -61,7 +61,7 @@ options:
     description:
       - Refuse (before changing anything) when a target group whose share of traffic the change raises has fewer
         healthy targets than this (C(describe_target_health), one call per such group). A group losing traffic or
-        keeping its share is not read: the change leaves it no worse off. C(0) does not look.
+        keeping its share is not read, since the change leaves it no worse off. C(0) does not look.
     type: int
     default: 0
   wait_timeout:

@@ -40,12 +40,13 @@ options:
     type: int
     default: 5
   max_stopped_tasks:
-    description: Fail early once this many tasks of the new deployment have stopped (tasks that keep dying). 0 disables.
-      Counted are tasks of the new revision started and stopped from 30 s before the wait on; tasks of an earlier
-      attempt at the same revision (e.g. scaled down by its rollback just before) are not. Stopped tasks are read
-      only while the deployment counts failed tasks (C(failedTasks) above 0, or C(rolloutState) C(FAILED)) and at
-      the last look: a rollout without failures costs C(DescribeServices) per look, plus C(DescribeTargetHealth)
-      once the service itself is done.
+    description:
+      - Fail early once this many tasks of the new deployment have stopped (tasks that keep dying). 0 disables.
+      - Counted are tasks of the new revision started and stopped from 30 s before the wait on; tasks of an earlier
+        attempt at the same revision (e.g. scaled down by its rollback just before) are not.
+      - Stopped tasks are read only while the deployment counts failed tasks (C(failedTasks) above 0, or
+        C(rolloutState) C(FAILED)) and at the last look. A rollout without failures costs one C(DescribeServices)
+        per look, and one C(DescribeTargetHealth) per look once the service itself is done.
     type: int
     default: 3
 attributes:

@@ -118,7 +118,7 @@ def test_hold_ends_the_job_warm_then_ecs_cleanup_scales_down_once_passed(world):
     assert later and all(c["key"].startswith("ASIA") for c in later), sorted(set((c.get("action"), c.get("key")) for c in later))
     actions = set(c.get("action") for c in later)
     assert {"SimulatePrincipalPolicy", "UpdateService", "ModifyListener", "PutParameter", "TagResource"} <= actions, actions
-    shown = result.task("Live service and capacity - refuse a push from another account, a tag moved since its push, slots not ready, a deployment in flight, a live service not steady or no room")["msg"]
+    shown = result.task("Refuse a push from another account, a tag moved since its push, slots not ready, a deployment in flight, a live service not steady or no room")["msg"]
     assert "live service myapp-a is steady (4/4 running, 4 healthy targets)" in shown, shown
     assert "Fargate On-Demand vCPU quota 6, 1 in use" in shown, shown
     assert world.weights() == {"a": 0, "b": 100} and world.lock() is None
