@@ -248,12 +248,12 @@ def reread_actions(elbv2, listener_arn, rule_arn):
     return elbv2.describe_listeners(aws_retry=True, ListenerArns=[listener_arn])["Listeners"][0]["DefaultActions"]
 
 
-def resolve_target_groups(module, elbv2, refs, known, forwarded=()):
+def resolve_target_groups(module, elbv2, refs, known):
     """{ref: arn} for target group names or ARNs; `known` (arn -> name) is filled in. Only names are looked up: an
     ARN (the plan's, read in validation) is used as it is - ModifyListener refuses one that does not exist."""
     resolved = {}
     for ref in refs:
-        if ref in forwarded or arns.target_group_dimension(ref):
+        if arns.target_group_dimension(ref):
             resolved[ref] = ref
             known.setdefault(ref, wlib.target_group_name(ref))
             continue
@@ -339,7 +339,7 @@ def main():
         if current is None:
             module.fail_json(msg="%s has no forward action (its actions: %s); alb_weighted_shift only changes forward weights"
                              % (what, [a.get("Type") for a in actions]))
-        arn_of = resolve_target_groups(module, elbv2, order, names, forwarded=current["order"])
+        arn_of = resolve_target_groups(module, elbv2, order, names)
         duplicates = sorted(set(a for a in arn_of.values() if list(arn_of.values()).count(a) > 1))
         if duplicates:
             module.fail_json(msg="weights name the same target group more than once (by name and by ARN?): %s" % duplicates)
