@@ -41,11 +41,10 @@ sanity:
 	bash tools/sanity.sh
 
 # pytest-xdist workers, each with a lab of its own (tests/integration/conftest.py derives its ports and names);
-# a test file runs wholly in one worker, the longest files first (conftest.py LONGEST_FIRST; xdist's own reorder,
-# files with the most tests first, is off).
+# a test file runs wholly in one worker. Tests mostly wait on the lab's clocks, so 3 workers fit 2 cores.
 INTEGRATION_WORKERS ?= 4
 integration:
-	pytest -n $(INTEGRATION_WORKERS) --dist loadfile --no-loadscope-reorder --durations=40 tests/integration
+	pytest -n $(INTEGRATION_WORKERS) --dist loadfile --durations=40 tests/integration
 
 # molecule's scenarios against the default lab: ecs_blue_green on a freshly seeded world, vm_deploy on its VM hosts.
 # `make test` runs the same scenarios through tests/integration/test_molecule.py, each on its worker's own lab.

@@ -45,30 +45,6 @@ os.environ.update(_lab_settings_for_worker(os.environ, os.environ.get("PYTEST_XD
 # The suites' labs publish CloudWatch as AWS does: no datapoint for a zero count, every period 1-2 periods late.
 os.environ.setdefault("LAB_CW_SHAPE", "aws")
 
-# The longest files first (each runs wholly on one xdist worker, `--dist loadfile --no-loadscope-reorder`): a long
-# end-to-end file picked up last leaves the other workers idle at the end. xdist's own reordering (files with the most
-# tests first) did the opposite: the deployments, one to three tests per file, went last. Seconds per file in a
-# clean-clone rehearsal on 2 cores (2026-12-02); a file not listed keeps its place after these.
-LONGEST_FIRST = (
-    "test_vm_rolling.py",                     # ~480 s
-    "test_ecs_blue_green_hold.py",            # ~415 s
-    "test_ecs_blue_green_interrupted.py",     # ~370 s
-    "test_ecs_adopt.py",                      # ~260 s
-    "test_ansible_runner.py",                 # ~255 s
-    "test_ecs_blue_green.py",                 # ~240 s
-    "test_secret_grep.py",                    # ~200 s
-    "test_ecs_blue_green_faults.py",          # ~185 s
-    "test_ecs_blue_green_bad_releases.py",    # ~150 s
-    "test_molecule.py",                       # ~125 s
-    "test_bad_inputs.py",                     # ~120 s
-    "test_deploy_lock.py",                    # ~70 s
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = dict((name, i) for i, name in enumerate(LONGEST_FIRST))
-    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))   # stable: in-file order kept
-
 
 @pytest.fixture(scope="session")
 def moto_server():
