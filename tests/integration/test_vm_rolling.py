@@ -487,7 +487,9 @@ def test_host_lost_mid_switch_beyond_max_fail_percentage_stops_and_rolls_its_bat
     assert [(t, h) for t, h, r in tasks(result) if r.get("unreachable")] and \
         {h for t, h, r in tasks(result) if r.get("unreachable")} == {lost}
     failed = {host: msg for task, host, msg in failures(result) if task == "Stop here - this host failed, or its batch did"}
-    assert list(failed) == [mate], result
+    # the lost host stays in the play (its SSH tasks after the first contact ignore unreachability) and fails there
+    assert sorted(failed) == sorted([lost, mate]), result
+    assert "unreachable over SSH mid-run" in failed[lost] and "not attempted (host unreachable)" in failed[lost]
     assert "rolled back to %s with its batch" % OLD in failed[mate]
     assert "%s: unreachable over SSH" % lost in failed[mate] and fleet.address[lost] in failed[mate]
     assert "50.0 % failed (limit 0.0 %): rollout stopped" in failed[mate]
@@ -496,6 +498,49 @@ def test_host_lost_mid_switch_beyond_max_fail_percentage_stops_and_rolls_its_bat
     for host in rest:
         assert fleet.snapshot()[host] == before[host]
     assert not [t for t, h, r in tasks(result) if h in rest and t == "Reach the host"]
+
+
+def test_the_only_host_of_a_batch_lost_mid_switch_still_ends_the_rollout_audited_reported_and_unlocked(fleet, tmp_path):
+    # serial 1 (the default): the lost host is its whole batch. Before, it left the play, the play ended with it and
+    # the report play never ran: no audit end, no report, no notification, the fleet's lock held until its TTL.
+    fleet.recreate()
+    lost, rest = fleet.names[0], fleet.names[1:]
+    before = fleet.snapshot()
+    results = {}
+    runner = threading.Thread(target=lambda: results.setdefault("r", run(
+        fleet, ROLLING, env=audited(tmp_path), vm_deploy_version=NEW, vm_rolling_execution_id="vm-e2e-lost",
+        vm_deploy_report_dir=str(tmp_path / "reports"))))
+    runner.start()
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline and fleet.current(lost) != NEW and runner.is_alive():
+            time.sleep(0.05)
+        assert fleet.current(lost) == NEW, "the host never switched"
+        _drop_link(fleet.veth(lost))                     # mid-task: between its switch and its start
+        runner.join(900)
+    finally:
+        _restore_link(fleet.veth(lost))
+    result = results["r"]
+
+    assert result.rc != 0
+    assert {h for t, h, r in tasks(result) if r.get("unreachable")} == {lost}
+    failed = {host: msg for task, host, msg in failures(result) if task == "Stop here - this host failed, or its batch did"}
+    assert list(failed) == [lost], result
+    assert "unreachable over SSH mid-run" in failed[lost] and fleet.address[lost] in failed[lost], failed[lost]
+    assert "not attempted (host unreachable); it is out of its target group" in failed[lost]
+    assert "100.0 % failed (limit 0.0 %): rollout stopped" in failed[lost]
+    assert not [t for t, h, r in tasks(result) if h in rest and t == "Read the host's release state"]
+    for host in rest:
+        assert fleet.snapshot()[host] == before[host]
+    # the rollout's end is recorded, the lock released, the report written - by the lost host's own batch
+    records = steps(audit_records(tmp_path))
+    assert [r["phase"] for r in records] == ["validate", "batch", "rollback"], records
+    assert [(h["host"], h["status"], h["health"]) for h in records[1]["hosts"]] == [(lost, "unreachable", "unknown")]
+    assert records[1]["decision"] == "fail" and records[-1]["decision"] == "rolled-back"
+    assert "unreachable over SSH mid-run" in records[-1]["reason"]
+    words = page_text(tmp_path / "reports" / "myapp-vm-e2e-lost.html")
+    assert "ROLLED BACK" in words and "Batch 1: fail" in words and "Batch 2" not in words
+    assert lock_is_free(fleet)
 
 
 def test_lab_reset_puts_the_running_vm_hosts_back_behind_the_load_balancer(fleet):
