@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The url_problems, systemd_environment_problems, s3_location_problems, release_name_problems, deployment_input_problems
 and deployment_state_problems filters (lists of problems, each naming the input, for roles and playbooks to refuse
-before any change) and lock_ttl (the deployment lock's TTL for a traffic schedule); documented in the .yml files beside
-this one."""
+before any change), lock_ttl (the deployment lock's TTL for a traffic schedule) and phases_argument_spec (one argument
+spec for a role and the roles after it); documented in the .yml files beside this one."""
 
 from ansible_collections.progressive.delivery.plugins.module_utils import input_checks
 from ansible_collections.progressive.delivery.plugins.module_utils import vm_release
@@ -39,6 +39,10 @@ def lock_ttl(steps, max_extensions=1, extension_seconds=0, floor_seconds=900, ma
                                          extension_seconds, floor_seconds, margin_seconds, override_seconds)
 
 
+def phases_argument_spec(own_options, later_specs=None):
+    return input_checks.phases_argument_spec(own_options, later_specs)
+
+
 def release_name_problems(value, name="version"):
     """The VM path's one release-name rule (vm_release.VERSION_PATTERN), as a list of problems."""
     problem = vm_release.version_problem(name, value)
@@ -50,4 +54,5 @@ class FilterModule(object):
         return {"url_problems": url_problems, "systemd_environment_problems": systemd_environment_problems,
                 "s3_location_problems": s3_location_problems, "deployment_input_problems": deployment_input_problems,
                 "deployment_state_problems": deployment_state_problems, "lock_ttl": lock_ttl,
+                "phases_argument_spec": phases_argument_spec,
                 "release_name_problems": release_name_problems}

@@ -177,6 +177,21 @@ def _json(value):
         return repr(value)
 
 
+def phases_argument_spec(own_spec, later_specs):
+    """One argument spec (the `options` of a role entry point, as validate_argument_spec takes it) for a role's own
+    inputs and those of the roles that run after it: `own_spec` as it is, each of `later_specs` (role argument_specs
+    documents, their `main` entry point) without `required` - what a later role requires, the run hands it then (the
+    plan); what a user set for it is checked now, before the first AWS call, not when its phase starts. An option in
+    more than one spec keeps its first definition."""
+    merged = dict(own_spec or {})
+    for spec in later_specs or []:
+        options = (((spec or {}).get("argument_specs") or {}).get("main") or {}).get("options") or {}
+        for name, option in options.items():
+            if name not in merged:
+                merged[name] = dict((key, value) for key, value in (option or {}).items() if key != "required")
+    return merged
+
+
 def lock_ttl_seconds(watch_seconds, max_extensions=1, extension_seconds=0, floor_seconds=900, margin_seconds=300,
                      override_seconds=0):
     """The deployment lock's TTL: one traffic step - the longest watch plus its extensions (each

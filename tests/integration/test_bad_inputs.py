@@ -172,6 +172,16 @@ ROWS = [
      dict(ecs_validate_image_tag="v1.2.3", ecs_validate_steps=[{"percent": 10, "watch_seconds": 5}]), ["ecs_validate_steps"]),
     ("validate-steps-negative-watch", "ecs_validate",
      dict(ecs_validate_image_tag="v1.2.3", ecs_validate_steps=[{"percent": 100, "watch_seconds": -5}]), ["ecs_validate_steps"]),
+    # A later phase's input, checked against its role's argument spec by validation (before any AWS call), not when
+    # that phase starts - after traffic moved.
+    ("validate-later-hold-seconds", "ecs_validate", dict(ecs_validate_image_tag="v1.2.3", ecs_cleanup_hold_seconds="soon"),
+     ["ecs_cleanup_hold_seconds"]),
+    ("validate-later-spending", "ecs_validate", dict(ecs_validate_image_tag="v1.2.3", ecs_traffic_shift_spending="even"),
+     ["ecs_traffic_shift_spending", "even"]),
+    ("validate-later-rollback-targets", "ecs_validate",
+     dict(ecs_validate_image_tag="v1.2.3", ecs_rollback_min_healthy_targets="all"), ["ecs_rollback_min_healthy_targets"]),
+    ("validate-later-notify-events", "ecs_validate",
+     dict(ecs_validate_image_tag="v1.2.3", deploy_notify_slack_events=["start", "always"]), ["deploy_notify_slack_events"]),
     # ---- role vm_deploy (tasks_from verify_artifact): systemd environment, S3 location, version
     ("vm-env-newline", "vm_deploy", dict(vm_deploy_systemd_environment={"A": "x\nExecStartPre=/bin/sh -c id"}),
      ["vm_deploy_systemd_environment[A]"]),
@@ -301,7 +311,8 @@ def table(lab, tmp_path_factory):
         return v
     results.update(_run(tmp, "vm_deploy", vm, _inventory([(i, r) for i, r in indexed if r[1] == "vm_deploy"], lab, vm_vars)))
     play_rows = [(i, r) for i, r in indexed if r[1] == "ecs_blue_green.yml"]
-    inventory = _inventory(play_rows, lab, lambda r: dict(r[2], ecs_validate_image_tag="v1.2.3",
+    # The playbook's own inputs as ecs_validate's rows have them: the URL check is validation's.
+    inventory = _inventory(play_rows, lab, lambda r: dict(base, **dict(r[2], ecs_validate_image_tag="v1.2.3"),
                                                           aws_access_key="{{ row_key }}", aws_secret_key="{{ row_secret }}"))
     results.update(_playbook_rows(tmp, lab, inventory))
     time.sleep(1)   # the lab writes its request log line once the response is sent

@@ -146,3 +146,28 @@ def test_an_assumed_role_session_must_outlast_the_longest_work_by_a_minute():
     (problem,) = checks.session_problems(900, 900)
     assert problem.startswith("aws_assume_role_duration 900 s is too short: the run works up to 900 s in one go")
     assert "MaxSessionDuration" in problem
+
+
+def test_phases_argument_spec_checks_later_roles_inputs_without_what_the_run_hands_them():
+    from ansible_collections.progressive.delivery.plugins.module_utils.input_checks import phases_argument_spec
+    own = {"ecs_validate_app": {"type": "str", "required": True}}
+    cleanup = {"argument_specs": {"main": {"options": {
+        "ecs_cleanup_plan": {"type": "dict", "required": True},
+        "ecs_cleanup_hold_seconds": {"type": "int", "default": 1800},
+        "ecs_validate_app": {"type": "int"}}}}}
+    merged = phases_argument_spec(own, [cleanup, {"argument_specs": {"other": {}}}, None])
+    assert merged == {"ecs_validate_app": {"type": "str", "required": True},          # its own kept as it is, first
+                      "ecs_cleanup_plan": {"type": "dict"},                            # required by the later role: not now
+                      "ecs_cleanup_hold_seconds": {"type": "int", "default": 1800}}
+    assert own == {"ecs_validate_app": {"type": "str", "required": True}}              # not changed in place
+    assert phases_argument_spec(None, None) == {}
+
+
+def test_phases_argument_spec_refuses_a_later_roles_bad_input_through_ansibles_validator():
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible_collections.progressive.delivery.plugins.module_utils.input_checks import phases_argument_spec
+    spec = phases_argument_spec({}, [{"argument_specs": {"main": {"options": {
+        "ecs_cleanup_plan": {"type": "dict", "required": True}, "ecs_cleanup_hold_seconds": {"type": "int"}}}}}])
+    result = ArgumentSpecValidator(spec).validate({"ecs_cleanup_hold_seconds": "soon"})
+    assert any("ecs_cleanup_hold_seconds" in m for m in result.error_messages), result.error_messages
+    assert not ArgumentSpecValidator(spec).validate({"ecs_cleanup_hold_seconds": "60"}).error_messages
