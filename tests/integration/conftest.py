@@ -161,7 +161,10 @@ def mailbox():
 
 @pytest.fixture
 def lab_world(lab):
-    """The lab with the seeded world at rest (slot a live on myapp:1 with 100 %, slot b at 0); reset if not."""
+    """The lab with the seeded world at rest (slot a live on myapp:1 with 100 %, slot b at 0 on myapp:1); reset if not.
+
+    Slot b's revision counts: a test file that ran before on this worker may have left a rolled-back release (an image
+    that never turns healthy) on it, and a test that scales b up would wait for it in vain."""
     ecs, elbv2 = lab.client("ecs"), lab.client("elbv2")
     try:
         services = {s["serviceName"]: s for s in ecs.describe_services(
@@ -173,7 +176,7 @@ def lab_world(lab):
         a, b = services["myapp-a"], services["myapp-b"]
         at_rest = (weights == {"myapp-a": 100, "myapp-b": 0} and a["taskDefinition"].endswith("/myapp:1")
                    and a["runningCount"] == a["desiredCount"] > 0 and len(a["deployments"]) == 1
-                   and b["desiredCount"] == 0 and b["runningCount"] == 0)
+                   and b["desiredCount"] == 0 and b["runningCount"] == 0 and b["taskDefinition"].endswith("/myapp:1"))
     except Exception:
         at_rest = False
     if not at_rest:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ecs_e2e import INVENTORY, PLAYBOOK, World
+from ecs_e2e import INVENTORY, LOCK, PLAYBOOK, World
 from harness import AWS_ENV, REPO, VENV_BIN
 
 pytestmark = pytest.mark.lab
@@ -22,12 +22,13 @@ PROMPT = "Type yes to deploy"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def run_on_terminal(args, env, answer, timeout=300, retype_after=10, max_answers=5):
+def run_on_terminal(args, env, answer, timeout=300, retype_after=10, max_answers=5, on_prompt=None):
     """Run ansible-playbook on a new pseudo-terminal; type `answer` when the approval prompt shows.
 
     ansible shows the prompt and then flushes pending input before it reads, so an answer typed at once can be
     thrown away: type it after a short pause, and again (a bounded number of times) while nothing follows the prompt.
-    Returns (exit status, everything the terminal showed, whether the prompt was seen)."""
+    `on_prompt`, when given, is called once the prompt shows, before the answer is typed (what happens while an
+    operator thinks). Returns (exit status, everything the terminal showed, whether the prompt was seen)."""
     pid, fd = pty.fork()
     if pid == 0:   # child: the pty is its controlling terminal, stdin and stdout
         try:
@@ -56,6 +57,8 @@ def run_on_terminal(args, env, answer, timeout=300, retype_after=10, max_answers
                 break
             shown += chunk
             if prompt_seen_at is None and PROMPT.encode() in shown:
+                if on_prompt:
+                    on_prompt()
                 prompt_seen_at = time.monotonic()
         else:
             os.kill(pid, 9)
@@ -104,3 +107,33 @@ def test_without_a_terminal_to_answer_on_nothing_is_deployed(world_at_rest):
     assert result.rc != 0
     assert "not approved" in json.dumps(result.failures()), result.failures()
     assert world.snapshot() == before
+
+
+def test_a_lock_taken_over_while_the_prompt_waits_stops_the_run_after_yes_with_nothing_changed(world_at_rest):
+    # The lock's TTL covers one step; an operator may answer later than that. Meanwhile another run may take the
+    # expired lock and deploy into the slot this run's plan calls idle: a yes must not start green on that plan.
+    world = world_at_rest
+    before = world.snapshot()
+    taken = {}
+
+    def another_run_takes_the_lock():
+        record = world.lock()
+        assert record and record["execution_id"], record
+        taken.update(record, execution_id="another-run-42", expires_at=int(time.time()) + 3600)
+        world.ssm.put_parameter(Name=LOCK, Value=json.dumps(taken), Type="String", Overwrite=True)
+
+    extra = dict(world.lab_vars(), ecs_validate_image_tag="v1.2.3", ecs_bg_require_approval=True)
+    env = dict(os.environ, **AWS_ENV)
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               PATH="%s:%s" % (VENV_BIN, os.environ.get("PATH", "")))
+    rc, shown, prompted = run_on_terminal([str(PLAYBOOK), "-i", str(INVENTORY), "-e", json.dumps(extra)], env, "yes",
+                                          on_prompt=another_run_takes_the_lock)
+
+    assert prompted and taken, shown[-4000:]
+    assert rc == 2, shown[-4000:]
+    assert "another-run-42" in shown and "another run took it over" in shown, shown[-4000:]
+    assert "Green - new revision" not in shown and "Roll back" not in shown
+    after = world.snapshot()
+    assert after["lock"]["execution_id"] == "another-run-42"          # left to its holder
+    assert dict(after, lock=None) == before                          # weights, revisions, counts, task definitions
+
