@@ -464,24 +464,30 @@ def test_host_unreachable_mid_run_within_max_fail_percentage_rollout_continues(f
     assert line and "failed" in line[0] and "Reach the host" in line[0], report_lines(result)
 
 
-def test_host_lost_mid_switch_beyond_max_fail_percentage_stops_and_rolls_its_batch_back(fleet):
-    fleet.recreate()
-    lost, mate, rest = fleet.names[0], fleet.names[1], fleet.names[2:]
-    before = fleet.snapshot()
+def _rollout_losing_host_mid_switch(fleet, lost, env=None, **extra):
+    """A rollout to NEW whose host `lost` loses its link once its `current` points at NEW - mid-task, between its
+    switch and its start; the link comes back after the run."""
     results = {}
     runner = threading.Thread(target=lambda: results.setdefault("r", run(
-        fleet, ROLLING, vm_deploy_version=NEW, vm_rolling_serial=2, vm_rolling_max_fail_percentage=0)))
+        fleet, ROLLING, env=env, vm_deploy_version=NEW, **extra)))
     runner.start()
     try:
         deadline = time.time() + 600
         while time.time() < deadline and fleet.current(lost) != NEW and runner.is_alive():
             time.sleep(0.05)
-        assert fleet.current(lost) == NEW, "the first host never switched"
-        _drop_link(fleet.veth(lost))                     # mid-task: between its switch and its start
+        assert fleet.current(lost) == NEW, "the host never switched"
+        _drop_link(fleet.veth(lost))
         runner.join(900)
     finally:
         _restore_link(fleet.veth(lost))
-    result = results["r"]
+    return results["r"]
+
+
+def test_host_lost_mid_switch_beyond_max_fail_percentage_stops_and_rolls_its_batch_back(fleet):
+    fleet.recreate()
+    lost, mate, rest = fleet.names[0], fleet.names[1], fleet.names[2:]
+    before = fleet.snapshot()
+    result = _rollout_losing_host_mid_switch(fleet, lost, vm_rolling_serial=2, vm_rolling_max_fail_percentage=0)
 
     assert result.rc != 0
     assert [(t, h) for t, h, r in tasks(result) if r.get("unreachable")] and \
@@ -506,21 +512,8 @@ def test_the_only_host_of_a_batch_lost_mid_switch_still_ends_the_rollout_audited
     fleet.recreate()
     lost, rest = fleet.names[0], fleet.names[1:]
     before = fleet.snapshot()
-    results = {}
-    runner = threading.Thread(target=lambda: results.setdefault("r", run(
-        fleet, ROLLING, env=audited(tmp_path), vm_deploy_version=NEW, vm_rolling_execution_id="vm-e2e-lost",
-        vm_deploy_report_dir=str(tmp_path / "reports"))))
-    runner.start()
-    try:
-        deadline = time.time() + 600
-        while time.time() < deadline and fleet.current(lost) != NEW and runner.is_alive():
-            time.sleep(0.05)
-        assert fleet.current(lost) == NEW, "the host never switched"
-        _drop_link(fleet.veth(lost))                     # mid-task: between its switch and its start
-        runner.join(900)
-    finally:
-        _restore_link(fleet.veth(lost))
-    result = results["r"]
+    result = _rollout_losing_host_mid_switch(fleet, lost, env=audited(tmp_path), vm_rolling_execution_id="vm-e2e-lost",
+                                             vm_deploy_report_dir=str(tmp_path / "reports"))
 
     assert result.rc != 0
     assert {h for t, h, r in tasks(result) if r.get("unreachable")} == {lost}
