@@ -101,6 +101,22 @@ def decide(record, now, desired_count, task_definition, traffic_percent, lock_he
 revision_number = arns.task_definition_revision
 
 
+LOCK_MARGIN_SECONDS = 300   # what a lock renewed for a blocking hold keeps beyond the wait
+
+
+def lock_extension_seconds(lock, execution_id, now, wait_seconds, margin_seconds=LOCK_MARGIN_SECONDS):
+    """The TTL to renew the deployment lock `lock` (its record, None when absent) with before waiting `wait_seconds`
+    for a hold: the wait plus `margin_seconds`, so it cannot go stale meanwhile (a stale lock may be broken by another
+    run, which could deploy into the held slot). None when there is nothing to renew: the lock is not this
+    execution's (absent, or another run's - the hold's end reads it again), or it outlasts the wait already."""
+    if not lock or lock.get("execution_id") != execution_id:
+        return None
+    needed = int(wait_seconds) + int(margin_seconds)
+    if int(lock.get("expires_at") or 0) >= int(now) + needed:
+        return None
+    return needed
+
+
 def revisions_to_deregister(family, active, keep, in_use):
     """ACTIVE revisions of `family` to deregister: all but the newest `keep`, never one in `in_use`.
 

@@ -44,7 +44,7 @@ ECS_BLUE_GREEN_ACTIONS = (
     ("elasticloadbalancing:ModifyTargetGroup", "health-check settings of the candidate's target group (ecs_green_deploy: ecs_slot_update)"),
     ("cloudwatch:GetMetricData", "compare candidate with live (cw_compare)"),
     ("ssm:GetParameter", "read the deployment lock (deploy_lock, ecs_slot_info)"),
-    ("ssm:PutParameter", "take the deployment lock (deploy_lock)"),
+    ("ssm:PutParameter", "take and renew the deployment lock (deploy_lock; ecs_hold before a blocking hold)"),
     ("ssm:DeleteParameter", "release the deployment lock (deploy_lock)"),
     ("ssm:DescribeParameters", "secrets given as SSM parameters resolve (ecs_taskdef_clone)"),
     ("secretsmanager:DescribeSecret", "secrets given as Secrets Manager ARNs resolve (ecs_taskdef_clone)"),

@@ -62,6 +62,9 @@ options:
     description:
       - With O(state=present), wait inside the module until the hold has passed (the old slot still running), then
         end it as O(scale_down) says. Not in check mode.
+      - Before waiting, the deployment lock O(lock_name), when this O(execution_id) holds it, is renewed to outlast the
+        wait by 5 minutes (never shortened) - a lock gone stale mid-hold could be broken by another run, which could
+        deploy into the held slot. A lock that is not this execution's is left alone.
     type: bool
     default: false
   current:
@@ -207,6 +210,20 @@ def known_service(name, current):
                 desiredCount=int(current["desired_count"]), tags=[dict(key=k, value=v) for k, v in (current.get("tags") or {}).items()])
 
 
+def keep_lock_for_wait(module, lock_name, execution_id, wait_seconds):
+    """Renew this execution's deployment lock to outlast a wait (holdlib.lock_extension_seconds); a lock that is not
+    this execution's is left alone. Refused renewal (taken over meanwhile): fail before waiting."""
+    ssm = module.client("ssm", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+    store = locklib.LockStore(ssm, lock_name, retry=True)
+    ttl = holdlib.lock_extension_seconds(store.read(), execution_id, time.time(), wait_seconds)
+    if ttl is None:
+        return
+    try:
+        store.renew(execution_id, ttl)
+    except locklib.LockRefused as e:
+        module.fail_json(msg="cannot keep the deployment lock through the hold: %s" % e.msg)
+
+
 def end_hold(module, ecs, service, decision, tag_keys):
     """Scale an expired hold's service to zero and drop the hold's tags (`tag_keys`); only the tags of a void hold."""
     if module.check_mode:
@@ -239,13 +256,16 @@ def record(module, ecs):
     changed = any(before.get(k) != v for k, v in wanted.items())
     # A hold that has passed already and ends here (scale_down) is not written only to be dropped.
     write_tags = changed and not (scale_down and holdlib.remaining(hold, now) == 0)
+    waits = p["wait"] and holdlib.remaining(hold, now) > 0 and not module.check_mode
+    if waits and p["lock_name"]:
+        keep_lock_for_wait(module, p["lock_name"], p["execution_id"], holdlib.remaining(hold, now) + 1)
     if write_tags and not module.check_mode:
         ecs.tag_resource(aws_retry=True, resourceArn=service["serviceArn"], tags=[{"key": k, "value": v} for k, v in sorted(wanted.items())])
     entry = dict(service=name, decision="recorded", until=hold["until"], remaining=holdlib.remaining(hold, now),
                  desired_count=service.get("desiredCount", 0), scaled_down=False, task_definition=hold["task_definition"],
                  reason="held until %s" % hold["until"] + ("" if changed else " (recorded before, kept)"))
     diff = dict(before={name: dict((k, before.get(k)) for k in holdlib.HOLD_TAGS if before.get(k))}, after={name: wanted})
-    if p["wait"] and entry["remaining"] > 0 and not module.check_mode:
+    if waits:
         time.sleep(entry["remaining"] + 1)
         now = time.time()
         # Another run may have started deploying into this (idle) slot meanwhile: read it again.

@@ -12,8 +12,8 @@ import urllib.request
 
 import pytest
 
-from ecs_e2e import INVENTORY, PLAYBOOK
-from harness import AWS_ENV, REPO, VENV_BIN, run_playbook
+from ecs_e2e import INVENTORY, LOCK, PLAYBOOK
+from harness import AWS_ENV, REPO, VENV_BIN, localhost_play, run_playbook
 
 pytestmark = pytest.mark.lab
 
@@ -197,3 +197,40 @@ def test_killed_during_the_hold_its_rerun_scales_the_old_slot_down_and_releases_
     last = world.deploy("v1.2.3", **hold)
     assert last.rc == 0 and last.stats["localhost"]["changed"] == 0
     assert "nothing changed" in last.task(NOTHING)["msg"]
+
+
+def test_a_blocking_hold_keeps_its_runs_lock_from_going_stale_while_it_waits(world):
+    """ecs_hold waiting for a hold (ecs_cleanup_hold_blocking) renews the deployment lock of the execution that holds
+    it to outlast the wait: a lock gone stale mid-hold may be broken by another run, which could deploy into the held
+    slot. Another execution's lock is left as it is."""
+    lb = world.elbv2.describe_load_balancers(Names=["myapp-alb"])["LoadBalancers"][0]
+    listener = next(x for x in world.elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+                    if x["Port"] == 80)["ListenerArn"]
+    target_group = world.elbv2.describe_target_groups(Names=["myapp-b"])["TargetGroups"][0]["TargetGroupArn"]
+
+    def hold_with_lock(holder, waiter):
+        if world.lock():
+            world.ssm.delete_parameter(Name=LOCK)
+        held = [k for k in tags(world, "b") if k.startswith("progressive-delivery:hold-")]
+        if held:                                          # a hold recorded before would be kept, and not waited for
+            world.ecs.untag_resource(resourceArn=world.service("b")["serviceArn"], tagKeys=held)
+        return run_playbook(localhost_play([
+            {"name": "Take the lock for one minute", "progressive.delivery.deploy_lock": {
+                "name": LOCK, "execution_id": holder, "digest": "sha256:" + "0" * 64, "owner": "hold-test",
+                "ttl_seconds": 60}},
+            {"name": "Hold 3 s and wait for it", "progressive.delivery.ecs_hold": {
+                "cluster": "prod-ecs-cluster", "services": ["myapp-b"], "state": "present", "hold_seconds": 3,
+                "wait": True, "scale_down": False, "execution_id": waiter, "listener_arn": listener,
+                "target_group_arn": target_group, "lock_name": LOCK}}], world.lab.endpoint))
+
+    started = time.time()
+    result = hold_with_lock("hold-run-1", "hold-run-1")
+    assert result.rc == 0, result
+    assert world.lock()["expires_at"] >= started + 3 + 300, world.lock()     # was started + 60
+    assert time.time() - started >= 3                                      # it did wait
+
+    started = time.time()
+    result = hold_with_lock("another-run", "hold-run-1")
+    assert result.rc == 0, result
+    assert world.lock()["execution_id"] == "another-run" and world.lock()["expires_at"] <= started + 61, world.lock()
+

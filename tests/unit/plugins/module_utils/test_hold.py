@@ -93,3 +93,18 @@ def test_revisions_to_deregister_edges():
     assert hold.revisions_to_deregister("myapp", active, 1, [arn(9)]) == ["myapp:1", "myapp:5"]
     assert hold.revisions_to_deregister("myapp", [], 2, []) == []
     assert hold.revision_number("myapp:12") == ("myapp", 12)
+
+
+def test_a_blocking_hold_renews_only_its_own_lock_and_only_when_it_would_go_stale_during_the_wait():
+    ours = {"execution_id": "exec-1", "expires_at": NOW + 120}
+    assert hold.lock_extension_seconds(ours, "exec-1", NOW, 1800) == 1800 + hold.LOCK_MARGIN_SECONDS
+    assert hold.lock_extension_seconds(ours, "exec-1", NOW, 1800, margin_seconds=60) == 1860
+    # it outlasts the wait and the margin already: not shortened, not written
+    assert hold.lock_extension_seconds(dict(ours, expires_at=NOW + 3000), "exec-1", NOW, 1800) is None
+    assert hold.lock_extension_seconds(dict(ours, expires_at=NOW + 2100), "exec-1", NOW, 1800) is None
+    assert hold.lock_extension_seconds(dict(ours, expires_at=NOW + 2099), "exec-1", NOW, 1800) == 2100
+    # not this execution's: absent, another run's, or a record without expiry of another run
+    assert hold.lock_extension_seconds(None, "exec-1", NOW, 1800) is None
+    assert hold.lock_extension_seconds({}, "exec-1", NOW, 1800) is None
+    assert hold.lock_extension_seconds(dict(ours, execution_id="exec-2"), "exec-1", NOW, 1800) is None
+    assert hold.lock_extension_seconds({"execution_id": "exec-1"}, "exec-1", NOW, 10) == 10 + hold.LOCK_MARGIN_SECONDS
