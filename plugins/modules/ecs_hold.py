@@ -196,6 +196,11 @@ def traffic_percent(elbv2, listener_arn, target_group_arn):
     return slotlib.slot_percentages(slotlib.forward_weights(actions), {"held": target_group_arn})["held"]
 
 
+def ssm_client(module):
+    """SSM, where the deployment lock lives, retrying throttling too."""
+    return module.client("ssm", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+
+
 def lock_held(ssm, name):
     return bool(name) and bool(locklib.LockStore(ssm, name, retry=True).read())
 
@@ -213,7 +218,7 @@ def known_service(name, current):
 def keep_lock_for_wait(module, lock_name, execution_id, wait_seconds):
     """Renew this execution's deployment lock to outlast a wait (holdlib.lock_extension_seconds); a lock that is not
     this execution's is left alone. Refused renewal (taken over meanwhile): fail before waiting."""
-    ssm = module.client("ssm", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+    ssm = ssm_client(module)
     store = locklib.LockStore(ssm, lock_name, retry=True)
     ttl = holdlib.lock_extension_seconds(store.read(), execution_id, time.time(), wait_seconds)
     if ttl is None:
@@ -255,18 +260,19 @@ def record(module, ecs):
     scale_down = bool(p["scale_down"])
     changed = any(before.get(k) != v for k, v in wanted.items())
     # A hold that has passed already and ends here (scale_down) is not written only to be dropped.
-    write_tags = changed and not (scale_down and holdlib.remaining(hold, now) == 0)
-    waits = p["wait"] and holdlib.remaining(hold, now) > 0 and not module.check_mode
+    remaining = holdlib.remaining(hold, now)
+    write_tags = changed and not (scale_down and remaining == 0)
+    waits = p["wait"] and remaining > 0 and not module.check_mode
     if waits and p["lock_name"]:
-        keep_lock_for_wait(module, p["lock_name"], p["execution_id"], holdlib.remaining(hold, now) + 1)
+        keep_lock_for_wait(module, p["lock_name"], p["execution_id"], remaining + 1)
     if write_tags and not module.check_mode:
         ecs.tag_resource(aws_retry=True, resourceArn=service["serviceArn"], tags=[{"key": k, "value": v} for k, v in sorted(wanted.items())])
-    entry = dict(service=name, decision="recorded", until=hold["until"], remaining=holdlib.remaining(hold, now),
+    entry = dict(service=name, decision="recorded", until=hold["until"], remaining=remaining,
                  desired_count=service.get("desiredCount", 0), scaled_down=False, task_definition=hold["task_definition"],
                  reason="held until %s" % hold["until"] + ("" if changed else " (recorded before, kept)"))
     diff = dict(before={name: dict((k, before.get(k)) for k in holdlib.HOLD_TAGS if before.get(k))}, after={name: wanted})
     if waits:
-        time.sleep(entry["remaining"] + 1)
+        time.sleep(remaining + 1)
         now = time.time()
         # Another run may have started deploying into this (idle) slot meanwhile: read it again.
         found = describe(ecs, p["cluster"], [name])
@@ -276,7 +282,7 @@ def record(module, ecs):
         # execution's own lock is not in the way), nor when the slot serves production traffic again.
         others_lock = False
         if p["lock_name"]:
-            ssm = module.client("ssm", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+            ssm = ssm_client(module)
             holder = locklib.LockStore(ssm, p["lock_name"], retry=True).read()
             others_lock = bool(holder) and holder.get("execution_id") != p["execution_id"]
         elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
@@ -303,7 +309,7 @@ def release(module, ecs):
     names = p["services"] or all_services(ecs, p["cluster"])
     services = [s for s in describe(ecs, p["cluster"], names) if holdlib.parse(tags_of(s))]
     elbv2 = module.client("elbv2", retry_decorator=jittered_backoff())
-    ssm = module.client("ssm", retry_decorator=jittered_backoff(catch_extra_error_codes=["ThrottlingException"]))
+    ssm = ssm_client(module)
     holds, scaled, pending, before, after = [], [], [], {}, {}
     changed = False
     now = time.time()
