@@ -171,3 +171,27 @@ def test_phases_argument_spec_refuses_a_later_roles_bad_input_through_ansibles_v
     result = ArgumentSpecValidator(spec).validate({"ecs_cleanup_hold_seconds": "soon"})
     assert any("ecs_cleanup_hold_seconds" in m for m in result.error_messages), result.error_messages
     assert not ArgumentSpecValidator(spec).validate({"ecs_cleanup_hold_seconds": "60"}).error_messages
+
+
+def _role_options():
+    import pathlib
+    import yaml
+    root = pathlib.Path(__file__).resolve().parents[4]
+    for path in sorted(root.glob("roles/*/meta/argument_specs.yml")):
+        for entry, spec in (yaml.safe_load(path.read_text())["argument_specs"] or {}).items():
+            for name, option in ((spec or {}).get("options") or {}).items():
+                yield "%s %s %s" % (path.parts[-3], entry, name), option
+
+
+def test_no_secret_input_can_be_echoed_by_ansibles_argument_spec_check():
+    """validate_argument_spec (validation's first task, and each role's own check) does not mask no_log values in
+    its errors: a bad int or a value outside `choices` is quoted back ("got: <value>"). A str without choices takes
+    any value (a dict is converted), so it is never quoted. Checked against Ansible's validator, then every role."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    leaky = ArgumentSpecValidator({"n": {"type": "int", "no_log": True}, "c": {"choices": ["a"], "no_log": True}})
+    assert "SECRET" in " ".join(leaky.validate({"n": "SECRET1", "c": "SECRET2"}).error_messages)
+    safe = ArgumentSpecValidator({"t": {"type": "str", "no_log": True}})
+    assert not safe.validate({"t": {"SECRET": 1}}).error_messages
+    secrets = [(where, o) for where, o in _role_options() if o.get("no_log")]
+    assert len(secrets) >= 6, secrets                                                  # the notify tokens at least
+    assert [where for where, o in secrets if o.get("type", "str") != "str" or "choices" in o] == []
