@@ -291,7 +291,7 @@ def test_elb_target_batch_drains_and_registers_a_batch_in_one_run(fleet):
     assert fleet.health()[fleet.address[pair[0]]] == "healthy"
 
 
-def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_requests(fleet, traffic, tmp_path):
+def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_requests(fleet, traffic, tmp_path, receiver):
     old_mtime = time.time() - 7 * 86400
     for n in fleet.names:                        # two older releases on each host, for the keep-N check
         for old in ("v1.1.0", "v1.2.0"):
@@ -303,7 +303,8 @@ def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_request
 
     started = time.time()
     result = run(fleet, ROLLING, env=audited(tmp_path), vm_deploy_version=NEW, vm_rolling_serial=2,
-                 vm_rolling_execution_id="vm-e2e-1", vm_deploy_report_dir=str(tmp_path / "reports"))
+                 vm_rolling_execution_id="vm-e2e-1", vm_deploy_report_dir=str(tmp_path / "reports"),
+                 deploy_notify_webhook_enabled=True, deploy_notify_webhook_url=receiver.url + "/hook")
     took = time.time() - started
     rep = traffic()
 
@@ -346,6 +347,11 @@ def test_rolling_deploy_in_batches_of_two_under_traffic_with_zero_failed_request
     assert all("%s %s:8080 deployed %s %s healthy" % (n, fleet.address[n], OLD, NEW) in words for n in fleet.names)
     # the fleet's lock was released
     assert lock_is_free(fleet)
+    # the channel that is on heard the start, each batch and the end, once each (from one host of the play)
+    hooks = [json.loads(h["body"]) for h in receiver.posts("/hook")]
+    assert [h["event"] for h in hooks] == ["start", "step", "step", "step", "success"], hooks
+    assert [h["deployment"]["step"]["batch"] for h in hooks[1:4]] == [1, 2, 3], hooks
+    assert hooks[-1]["status"] == "SUCCEEDED" and hooks[-1]["deployment"]["execution_id"] == "vm-e2e-1", hooks[-1]
 
 
 def test_rerun_of_the_same_version_changes_nothing_and_restarts_nothing(fleet, lab, tmp_path):
