@@ -3,6 +3,7 @@ import os
 import pytest
 from aiosmtpd.controller import Controller
 
+from ecs_e2e import LOCK
 from harness import MotoServer, free_port
 from receivers import Mailbox, Receiver
 
@@ -164,9 +165,11 @@ def lab_world(lab):
     """The lab with the seeded world at rest (slot a live on myapp:1 with 100 %, slot b at 0 on myapp:1); reset if not.
 
     Slot b's revision counts: a test file that ran before on this worker may have left a rolled-back release (an image
-    that never turns healthy) on it, and a test that scales b up would wait for it in vain."""
-    ecs, elbv2 = lab.client("ecs"), lab.client("elbv2")
+    that never turns healthy) on it, and a test that scales b up would wait for it in vain. So does the app's deployment
+    lock: a run killed on purpose may have left it held (a red CI run met it in test_lab_iam_enforce)."""
+    ecs, elbv2, ssm = lab.client("ecs"), lab.client("elbv2"), lab.client("ssm")
     try:
+        held = ssm.get_parameters(Names=[LOCK, LOCK + ".claim"])["Parameters"]
         services = {s["serviceName"]: s for s in ecs.describe_services(
             cluster="prod-ecs-cluster", services=["myapp-a", "myapp-b"])["services"]}
         lb = elbv2.describe_load_balancers(Names=["myapp-alb"])["LoadBalancers"][0]["LoadBalancerArn"]
@@ -176,7 +179,8 @@ def lab_world(lab):
         a, b = services["myapp-a"], services["myapp-b"]
         at_rest = (weights == {"myapp-a": 100, "myapp-b": 0} and a["taskDefinition"].endswith("/myapp:1")
                    and a["runningCount"] == a["desiredCount"] > 0 and len(a["deployments"]) == 1
-                   and b["desiredCount"] == 0 and b["runningCount"] == 0 and b["taskDefinition"].endswith("/myapp:1"))
+                   and b["desiredCount"] == 0 and b["runningCount"] == 0 and b["taskDefinition"].endswith("/myapp:1")
+                   and not held)
     except Exception:
         at_rest = False
     if not at_rest:

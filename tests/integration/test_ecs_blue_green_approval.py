@@ -134,6 +134,7 @@ def test_a_lock_taken_over_while_the_prompt_waits_stops_the_run_after_yes_with_n
     assert "another-run-42" in shown and "another run took it over" in shown, shown[-4000:]
     assert "Green - new revision" not in shown and "Roll back" not in shown
     after = world.snapshot()
+    world.ssm.delete_parameter(Name=LOCK)                            # "another run" is this test: not left behind
     assert after["lock"]["execution_id"] == "another-run-42"          # left to its holder
     assert dict(after, lock=None) == before                          # weights, revisions, counts, task definitions
 
