@@ -166,7 +166,8 @@ def lab_world(lab):
 
     Slot b's revision counts: a test file that ran before on this worker may have left a rolled-back release (an image
     that never turns healthy) on it, and a test that scales b up would wait for it in vain. So does the app's deployment
-    lock: a run killed on purpose may have left it held (a red CI run met it in test_lab_iam_enforce)."""
+    lock: a test may have left one held (the approval takeover test's "another run" once did, and test_lab_iam_enforce
+    met it on the same worker)."""
     ecs, elbv2, ssm = lab.client("ecs"), lab.client("elbv2"), lab.client("ssm")
     try:
         held = ssm.get_parameters(Names=[LOCK, LOCK + ".claim"])["Parameters"]
