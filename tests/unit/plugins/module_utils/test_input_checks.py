@@ -173,14 +173,22 @@ def test_phases_argument_spec_refuses_a_later_roles_bad_input_through_ansibles_v
     assert not ArgumentSpecValidator(spec).validate({"ecs_cleanup_hold_seconds": "60"}).error_messages
 
 
+def _options(options, where):
+    """Every option of an argument spec, its suboptions included, as (where, option)."""
+    for name, option in (options or {}).items():
+        yield "%s %s" % (where, name), option
+        for found in _options(option.get("options"), "%s %s" % (where, name)):
+            yield found
+
+
 def _role_options():
     import pathlib
     import yaml
     root = pathlib.Path(__file__).resolve().parents[4]
     for path in sorted(root.glob("roles/*/meta/argument_specs.yml")):
         for entry, spec in (yaml.safe_load(path.read_text())["argument_specs"] or {}).items():
-            for name, option in ((spec or {}).get("options") or {}).items():
-                yield "%s %s %s" % (path.parts[-3], entry, name), option
+            for found in _options((spec or {}).get("options"), "%s %s" % (path.parts[-3], entry)):
+                yield found
 
 
 def test_no_secret_input_can_be_echoed_by_ansibles_argument_spec_check():
